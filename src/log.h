@@ -1,0 +1,28 @@
+/* log.h - one line per message on stderr, "LEVEL key=value ..." style.
+ *
+ * The level is a process-wide setting (a documented singleton): set once at
+ * start-up and on reload, read from any thread.  Messages never carry secrets;
+ * callers pass paths without query strings.
+ */
+#ifndef CH_LOG_H
+#define CH_LOG_H
+
+#include <stdbool.h>
+
+enum ch_log_level { CH_LOG_ERROR, CH_LOG_WARN, CH_LOG_INFO, CH_LOG_DEBUG };
+
+int ch_log_level_parse(const char *text, enum ch_log_level *level);
+void ch_log_set_level(enum ch_log_level level);
+bool ch_log_enabled(enum ch_log_level level);
+void ch_log(enum ch_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define ch_error_log(...) ch_log(CH_LOG_ERROR, __VA_ARGS__)
+#define ch_warn(...)      ch_log(CH_LOG_WARN, __VA_ARGS__)
+#define ch_info(...)      ch_log(CH_LOG_INFO, __VA_ARGS__)
+#define ch_debug(...)                                                                              \
+	do {                                                                                       \
+		if (ch_log_enabled(CH_LOG_DEBUG))                                                  \
+			ch_log(CH_LOG_DEBUG, __VA_ARGS__);                                         \
+	} while (0)
+
+#endif
