@@ -1,0 +1,289 @@
+/* api.c - see api.h */
+#include "api.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <yajl/yajl_gen.h>
+
+#include "envelope.h"
+#include "log.h"
+
+struct ch_api {
+	const struct ch_config *cfg;
+	struct ch_writer *writer;
+	struct ch_envelope_limits limits;
+};
+
+/* One POST on its way through the journal writer. */
+struct intake {
+	struct ch_commit_job job; /* first: the writer hands it back */
+	struct ch_http_request *req;
+	struct ch_batch batch;
+	struct ch_journal_row *rows;
+	const char *validation_code; /* points into batch */
+};
+
+static const struct ch_header allow_post[] = {{"Allow", "POST, OPTIONS"}};
+static const struct ch_header allow_get[] = {{"Allow", "GET, HEAD"}};
+
+struct ch_api *ch_api_new(const struct ch_config *cfg, struct ch_writer *writer)
+{
+	struct ch_api *api = calloc(1, sizeof(*api));
+
+	if (api == NULL)
+		return NULL;
+	api->cfg = cfg;
+	api->writer = writer;
+	api->limits.max_depth = (unsigned)cfg->max_depth;
+	api->limits.max_events = cfg->max_events;
+	api->limits.max_id_len = cfg->max_id_length;
+	api->limits.max_type_len = 256;
+	return api;
+}
+
+void ch_api_free(struct ch_api *api)
+{
+	free(api);
+}
+
+static void respond_json(struct ch_http_request *req, int status, yajl_gen g)
+{
+	const unsigned char *buf;
+	size_t len;
+
+	yajl_gen_get_buf(g, &buf, &len);
+	ch_http_respond(req, status, "application/json", NULL, 0, (const char *)buf, len);
+}
+
+static void gen_key_string(yajl_gen g, const char *key, const char *value)
+{
+	yajl_gen_string(g, (const unsigned char *)key, strlen(key));
+	yajl_gen_string(g, (const unsigned char *)value, strlen(value));
+}
+
+static void gen_key_count(yajl_gen g, const char *key, size_t n)
+{
+	yajl_gen_string(g, (const unsigned char *)key, strlen(key));
+	yajl_gen_integer(g, (long long)n);
+}
+
+static void respond_status(struct ch_http_request *req, const char *status)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+
+	yajl_gen_map_open(g);
+	gen_key_string(g, "status", status);
+	yajl_gen_map_close(g);
+	respond_json(req, 200, g);
+	yajl_gen_free(g);
+}
+
+static void respond_accepted(struct ch_http_request *req, size_t accepted, size_t duplicates,
+			     const char *validation_code)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+
+	yajl_gen_map_open(g);
+	if (validation_code != NULL)
+		gen_key_string(g, "validationResponse", validation_code);
+	gen_key_count(g, "accepted", accepted);
+	gen_key_count(g, "duplicates", duplicates);
+	yajl_gen_map_close(g);
+	respond_json(req, 200, g);
+	yajl_gen_free(g);
+}
+
+static void respond_simple_error(struct ch_http_request *req, int status, const char *code,
+				 const char *message, const struct ch_header *extra,
+				 size_t n_extra)
+{
+	struct ch_error err;
+
+	ch_error_set(&err, status, code, "%s", message);
+	ch_http_respond_error_h(req, &err, extra, n_extra);
+}
+
+static void intake_free(struct intake *in)
+{
+	ch_batch_free(&in->batch);
+	free(in->rows);
+	free(in);
+}
+
+static void on_committed(struct ch_commit_job *job, void *arg)
+{
+	struct intake *in = (struct intake *)job;
+
+	if (job->err.status != 0)
+		ch_http_respond_error(in->req, &job->err);
+	else
+		respond_accepted(in->req, job->accepted, job->duplicates, in->validation_code);
+	intake_free(in);
+}
+
+static const char *header(const struct ch_http_request *req, const char *name)
+{
+	return ch_header_get(req->headers, req->n_headers, name);
+}
+
+static void post_events(struct ch_api *api, const struct ch_endpoint *ep,
+			struct ch_http_request *req)
+{
+	struct ch_envelope_input input = {
+		.content_type = header(req, "Content-Type"),
+		.headers = req->headers,
+		.n_headers = req->n_headers,
+	};
+	struct ch_auth_request areq = {
+		.query = req->query,
+		.headers = req->headers,
+		.n_headers = req->n_headers,
+		.body = req->body,
+		.body_len = req->body_len,
+		.now_s = (int64_t)time(NULL),
+	};
+	struct ch_error err;
+	struct intake *in;
+	size_t n = 0;
+
+	if (ch_auth_check(&ep->auth, &areq, &err) < 0) {
+		ch_info("auth: refused request=%llu remote=%s path=%s: %s",
+			(unsigned long long)req->id, req->remote, ep->path, err.message);
+		ch_http_respond_error(req, &err);
+		return;
+	}
+	if ((in = calloc(1, sizeof(*in))) == NULL) {
+		respond_simple_error(req, 503, "OutOfMemory", "out of memory", NULL, 0);
+		return;
+	}
+	in->req = req;
+	if (ch_envelope_parse(req->body, req->body_len, &input, &api->limits, &in->batch, &err) <
+	    0) {
+		ch_debug("intake: rejected request=%llu status=%d code=%s: %s",
+			 (unsigned long long)req->id, err.status, err.code, err.message);
+		ch_http_respond_error(req, &err);
+		intake_free(in);
+		return;
+	}
+	in->rows = calloc(in->batch.n, sizeof(*in->rows));
+	if (in->rows == NULL) {
+		respond_simple_error(req, 503, "OutOfMemory", "out of memory", NULL, 0);
+		intake_free(in);
+		return;
+	}
+	for (size_t i = 0; i < in->batch.n; i++) {
+		const struct ch_event *ev = &in->batch.events[i];
+		struct ch_journal_row *row = &in->rows[n];
+
+		/* The handshake is answered, not journaled: it is not a call event. */
+		if (ev->is_validation) {
+			in->validation_code = ev->validation_code;
+			continue;
+		}
+		row->format = ch_format_name(ev->format);
+		row->type = ev->type;
+		row->id = ev->id;
+		row->source = ev->source;
+		row->subject = ev->subject;
+		row->call_id = ev->call_id;
+		row->event_time = ev->time;
+		row->event_time_us = ev->time_us;
+		row->received_us = req->received_us;
+		row->remote_addr = req->remote;
+		row->endpoint = ep->path;
+		row->dedupe_key = ev->dedupe_key;
+		row->raw = ev->raw;
+		row->raw_len = ev->raw_len;
+		ch_debug("intake: request=%llu event type=%s call=%s", (unsigned long long)req->id,
+			 ev->type, ev->call_id ? ev->call_id : "-");
+		n++;
+	}
+	if (in->validation_code != NULL)
+		ch_info("intake: answered Event Grid subscription validation on %s", ep->path);
+	if (n == 0) { /* a validation request alone: nothing to make durable */
+		respond_accepted(req, 0, 0, in->validation_code);
+		intake_free(in);
+		return;
+	}
+	in->job.rows = in->rows;
+	in->job.n_rows = n;
+	in->job.done = on_committed;
+	in->job.arg = api;
+	ch_writer_submit(api->writer, &in->job);
+}
+
+static bool origin_allowed(const struct ch_endpoint *ep, const char *origin)
+{
+	for (size_t i = 0; i < ep->n_allowed_origins; i++) {
+		if (strcmp(ep->allowed_origins[i], "*") == 0 ||
+		    strcasecmp(ep->allowed_origins[i], origin) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* CloudEvents HTTP webhook spec, section 4: abuse protection.  Consent is the
+ * WebHook-Allowed-Origin header; refusing is withholding it (we also say 403). */
+static void options_handshake(const struct ch_endpoint *ep, struct ch_http_request *req)
+{
+	const char *origin = header(req, "WebHook-Request-Origin");
+	struct ch_header h[3];
+
+	if (origin == NULL) {
+		ch_http_respond(req, 204, NULL, allow_post, 1, NULL, 0);
+		return;
+	}
+	if (!origin_allowed(ep, origin)) {
+		ch_info("handshake: refused origin on %s", ep->path);
+		respond_simple_error(req, 403, "OriginNotAllowed",
+				     "this WebHook-Request-Origin is not in allowed_origin", allow_post,
+				     1);
+		return;
+	}
+	h[0] = allow_post[0];
+	h[1] = (struct ch_header){"WebHook-Allowed-Origin", origin};
+	h[2] = (struct ch_header){"WebHook-Allowed-Rate", ep->allowed_rate};
+	ch_info("handshake: CloudEvents webhook validation answered on %s", ep->path);
+	ch_http_respond(req, 200, NULL, h, 3, NULL, 0);
+}
+
+static bool method_is(const struct ch_http_request *req, const char *m)
+{
+	return strcmp(req->method, m) == 0;
+}
+
+void ch_api_handle(struct ch_http_request *req, void *arg)
+{
+	struct ch_api *api = arg;
+	const struct ch_endpoint *ep = ch_config_endpoint(api->cfg, req->path, req->path_len);
+	struct ch_error err;
+
+	if (ep != NULL) {
+		if (method_is(req, "POST"))
+			post_events(api, ep, req);
+		else if (method_is(req, "OPTIONS"))
+			options_handshake(ep, req);
+		else
+			respond_simple_error(req, 405, "MethodNotAllowed",
+					     "use POST to deliver events", allow_post, 1);
+		return;
+	}
+	if (strcmp(req->path, "/healthz") == 0 || strcmp(req->path, "/readyz") == 0) {
+		if (!method_is(req, "GET") && !method_is(req, "HEAD")) {
+			respond_simple_error(req, 405, "MethodNotAllowed", "use GET", allow_get, 1);
+			return;
+		}
+		if (strcmp(req->path, "/healthz") == 0 || ch_writer_healthy(api->writer)) {
+			respond_status(req, strcmp(req->path, "/healthz") == 0 ? "ok" : "ready");
+			return;
+		}
+		ch_error_set(&err, 503, "StoreUnavailable", "the journal does not take writes");
+		ch_http_respond_error(req, &err);
+		return;
+	}
+	ch_error_set(&err, 404, "NotFound", "no endpoint at %.128s", req->path);
+	ch_http_respond_error(req, &err);
+}

@@ -1,0 +1,25 @@
+/* api.h - what each path answers (the HTTP surface in callhookd(8)).
+ *
+ *   POST    <endpoint>  authenticate, parse, journal; 200 {"accepted":N,"duplicates":M}
+ *                       only after COMMIT; Event Grid validation answered with
+ *                       {"validationResponse":"<code>"}
+ *   OPTIONS <endpoint>  CloudEvents webhook validation handshake
+ *   GET     /healthz    the process answers
+ *   GET     /readyz     the journal takes writes
+ */
+#ifndef CH_API_H
+#define CH_API_H
+
+#include "config.h"
+#include "http_conn.h"
+#include "writer.h"
+
+struct ch_api;
+
+/* cfg and writer are borrowed and must outlive the api. */
+struct ch_api *ch_api_new(const struct ch_config *cfg, struct ch_writer *writer);
+void ch_api_free(struct ch_api *api);
+/* A ch_http_handler; arg is the struct ch_api. */
+void ch_api_handle(struct ch_http_request *req, void *arg);
+
+#endif

@@ -1,0 +1,472 @@
+/* config.c - see config.h
+ *
+ * The INI syntax is libinih's, with two of its options turned off so values
+ * are taken literally: no inline ";" comments (a secret may contain one) and
+ * no indented continuation lines.  Comment lines start with '#' or ';'.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ini.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "units.h"
+
+/* Parse state: the first error wins, inih tells us its line afterwards. */
+struct load_ctx {
+	struct ch_config *cfg;
+	struct ch_error err;
+	bool failed;
+};
+
+void ch_config_init(struct ch_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->listen = strdup(CH_DEFAULT_LISTEN);
+	cfg->max_connections = 1024;
+	cfg->request_timeout_ms = 30000;
+	cfg->idle_timeout_ms = 60000;
+	cfg->drain_timeout_ms = 10000;
+	cfg->retry_after_s = 5;
+	cfg->max_body = 1024 * 1024;
+	cfg->max_header = 16 * 1024;
+	cfg->max_events = 5000;
+	cfg->max_depth = 64;
+	cfg->max_id_length = 1024;
+	cfg->db_path = strdup(CH_DEFAULT_DB_PATH);
+	cfg->synchronous = CH_SYNC_FULL;
+	cfg->busy_timeout_ms = 2000;
+	cfg->max_batch = 1024;
+	cfg->log_level = CH_LOG_INFO;
+}
+
+static void endpoint_free(struct ch_endpoint *ep)
+{
+	free(ep->path);
+	ch_auth_free(&ep->auth);
+	for (size_t i = 0; i < ep->n_allowed_origins; i++)
+		free(ep->allowed_origins[i]);
+	free(ep->allowed_origins);
+	free(ep->allowed_rate);
+}
+
+void ch_config_free(struct ch_config *cfg)
+{
+	free(cfg->listen);
+	free(cfg->db_path);
+	free(cfg->source);
+	for (size_t i = 0; i < cfg->n_endpoints; i++)
+		endpoint_free(&cfg->endpoints[i]);
+	free(cfg->endpoints);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+static int replace_string(char **slot, const char *value)
+{
+	char *copy = strdup(value);
+
+	if (copy == NULL)
+		return -1;
+	free(*slot);
+	*slot = copy;
+	return 0;
+}
+
+static int append_string(char ***list, size_t *n, const char *value)
+{
+	char **grown = realloc(*list, (*n + 1) * sizeof(**list));
+
+	if (grown == NULL)
+		return -1;
+	*list = grown;
+	if ((grown[*n] = strdup(value)) == NULL)
+		return -1;
+	(*n)++;
+	return 0;
+}
+
+static struct ch_endpoint *endpoint_add(struct ch_config *cfg, const char *path)
+{
+	struct ch_endpoint *grown, *ep;
+
+	grown = realloc(cfg->endpoints, (cfg->n_endpoints + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return NULL;
+	cfg->endpoints = grown;
+	ep = &grown[cfg->n_endpoints];
+	memset(ep, 0, sizeof(*ep));
+	ep->auth.mode = CH_AUTH_NONE;
+	ep->auth.tolerance_s = 300;
+	if ((ep->path = strdup(path)) == NULL || (ep->allowed_rate = strdup("*")) == NULL) {
+		endpoint_free(ep);
+		return NULL;
+	}
+	cfg->n_endpoints++;
+	return ep;
+}
+
+const struct ch_endpoint *ch_config_endpoint(const struct ch_config *cfg, const char *path,
+					     size_t path_len)
+{
+	for (size_t i = 0; i < cfg->n_endpoints; i++) {
+		const char *p = cfg->endpoints[i].path;
+
+		if (strlen(p) == path_len && memcmp(p, path, path_len) == 0)
+			return &cfg->endpoints[i];
+	}
+	return NULL;
+}
+
+/* Each setter returns 0, or -1 after describing the problem in ctx->err. */
+#define BAD(ctx, ...) ch_error_set(&(ctx)->err, 500, "ConfigError", __VA_ARGS__)
+
+static int set_duration(struct load_ctx *ctx, const char *name, const char *value, long min_ms,
+			long max_ms, long *slot)
+{
+	long ms;
+
+	if (ch_parse_duration_ms(value, max_ms, &ms) < 0 || ms < min_ms)
+		return BAD(ctx, "%s: \"%.64s\" is not a duration between %ld ms and %ld ms (e.g. 30s, "
+				"500ms)",
+			   name, value, min_ms, max_ms);
+	*slot = ms;
+	return 0;
+}
+
+static int set_size(struct load_ctx *ctx, const char *name, const char *value, size_t min,
+		    size_t max, size_t *slot)
+{
+	size_t n;
+
+	if (ch_parse_size(value, max, &n) < 0 || n < min)
+		return BAD(ctx, "%s: \"%.64s\" is not a size between %zu and %zu bytes (e.g. 64k, 1M)",
+			   name, value, min, max);
+	*slot = n;
+	return 0;
+}
+
+static int set_long(struct load_ctx *ctx, const char *name, const char *value, long min, long max,
+		    long *slot)
+{
+	if (ch_parse_long(value, min, max, slot) < 0)
+		return BAD(ctx, "%s: \"%.64s\" is not an integer between %ld and %ld", name, value,
+			   min, max);
+	return 0;
+}
+
+static int server_key(struct load_ctx *ctx, const char *name, const char *value)
+{
+	struct ch_config *cfg = ctx->cfg;
+
+	if (strcmp(name, "listen") == 0) {
+		char host[256], port[16];
+
+		if (ch_split_host_port(value, host, sizeof(host), port, sizeof(port)) < 0)
+			return BAD(ctx, "listen: \"%.64s\" is not ADDR:PORT", value);
+		return replace_string(&cfg->listen, value);
+	}
+	if (strcmp(name, "max_connections") == 0)
+		return set_long(ctx, name, value, 1, 1000000, &cfg->max_connections);
+	if (strcmp(name, "request_timeout") == 0)
+		return set_duration(ctx, name, value, 100, 3600000, &cfg->request_timeout_ms);
+	if (strcmp(name, "idle_timeout") == 0)
+		return set_duration(ctx, name, value, 100, 86400000, &cfg->idle_timeout_ms);
+	if (strcmp(name, "drain_timeout") == 0)
+		return set_duration(ctx, name, value, 0, 3600000, &cfg->drain_timeout_ms);
+	if (strcmp(name, "retry_after") == 0) {
+		long ms = 0;
+
+		if (set_duration(ctx, name, value, 1000, 86400000, &ms) < 0)
+			return -1;
+		cfg->retry_after_s = ms / 1000;
+		return 0;
+	}
+	return BAD(ctx, "unknown key \"%.64s\" in [server]", name);
+}
+
+static int limits_key(struct load_ctx *ctx, const char *name, const char *value)
+{
+	struct ch_config *cfg = ctx->cfg;
+
+	if (strcmp(name, "max_body") == 0)
+		return set_size(ctx, name, value, 1024, (size_t)1 << 30, &cfg->max_body);
+	if (strcmp(name, "max_header") == 0)
+		return set_size(ctx, name, value, 1024, (size_t)1 << 20, &cfg->max_header);
+	if (strcmp(name, "max_events") == 0) {
+		long n;
+
+		if (set_long(ctx, name, value, 1, 1000000, &n) < 0)
+			return -1;
+		cfg->max_events = (size_t)n;
+		return 0;
+	}
+	if (strcmp(name, "max_depth") == 0)
+		return set_long(ctx, name, value, 4, 10000, &cfg->max_depth);
+	if (strcmp(name, "max_id_length") == 0)
+		return set_size(ctx, name, value, 16, 65536, &cfg->max_id_length);
+	return BAD(ctx, "unknown key \"%.64s\" in [limits]", name);
+}
+
+static int store_key(struct load_ctx *ctx, const char *name, const char *value)
+{
+	struct ch_config *cfg = ctx->cfg;
+
+	if (strcmp(name, "path") == 0) {
+		if (value[0] == '\0')
+			return BAD(ctx, "path: must not be empty");
+		return replace_string(&cfg->db_path, value);
+	}
+	if (strcmp(name, "synchronous") == 0) {
+		if (strcmp(value, "full") == 0)
+			cfg->synchronous = CH_SYNC_FULL;
+		else if (strcmp(value, "normal") == 0)
+			cfg->synchronous = CH_SYNC_NORMAL;
+		else if (strcmp(value, "off") == 0)
+			cfg->synchronous = CH_SYNC_OFF;
+		else
+			return BAD(ctx, "synchronous: \"%.64s\" is not full, normal or off", value);
+		return 0;
+	}
+	if (strcmp(name, "busy_timeout") == 0)
+		return set_duration(ctx, name, value, 0, 600000, &cfg->busy_timeout_ms);
+	if (strcmp(name, "max_batch") == 0)
+		return set_long(ctx, name, value, 1, 100000, &cfg->max_batch);
+	return BAD(ctx, "unknown key \"%.64s\" in [store]", name);
+}
+
+static int log_key(struct load_ctx *ctx, const char *name, const char *value)
+{
+	if (strcmp(name, "level") == 0) {
+		if (ch_log_level_parse(value, &ctx->cfg->log_level) < 0)
+			return BAD(ctx, "level: \"%.64s\" is not error, warn, info or debug", value);
+		return 0;
+	}
+	return BAD(ctx, "unknown key \"%.64s\" in [log]", name);
+}
+
+static int endpoint_key(struct load_ctx *ctx, struct ch_endpoint *ep, const char *name,
+			const char *value)
+{
+	if (strcmp(name, "auth") == 0) {
+		if (ch_auth_mode_parse(value, &ep->auth.mode) < 0)
+			return BAD(ctx, "auth: \"%.64s\" is not none, secret or hmac", value);
+		return 0;
+	}
+	if (strcmp(name, "secret") == 0) {
+		/* Keys are decoded per mode, so "auth" must come first. */
+		if (ep->auth.mode == CH_AUTH_NONE)
+			return BAD(ctx, "secret: set auth = secret or auth = hmac before any secret");
+		if (ch_auth_add_secret(&ep->auth, value, &ctx->err) < 0)
+			return -1;
+		return 0;
+	}
+	if (strcmp(name, "query_param") == 0)
+		return replace_string(&ep->auth.query_param, value);
+	if (strcmp(name, "header") == 0)
+		return replace_string(&ep->auth.header, value);
+	if (strcmp(name, "tolerance") == 0) {
+		long ms = 0;
+
+		if (set_duration(ctx, name, value, 1000, 86400000, &ms) < 0)
+			return -1;
+		ep->auth.tolerance_s = ms / 1000;
+		return 0;
+	}
+	if (strcmp(name, "allowed_origin") == 0)
+		return append_string(&ep->allowed_origins, &ep->n_allowed_origins, value);
+	if (strcmp(name, "allowed_rate") == 0)
+		return replace_string(&ep->allowed_rate, value);
+	return BAD(ctx, "unknown key \"%.64s\" in [endpoint %s]", name, ep->path);
+}
+
+static int on_ini_pair(void *user, const char *section, const char *name, const char *value)
+{
+	struct load_ctx *ctx = user;
+	int rc;
+
+	if (ctx->failed)
+		return 1; /* keep the first error; inih still reports its line */
+	if (strcmp(section, "server") == 0)
+		rc = server_key(ctx, name, value);
+	else if (strcmp(section, "limits") == 0)
+		rc = limits_key(ctx, name, value);
+	else if (strcmp(section, "store") == 0)
+		rc = store_key(ctx, name, value);
+	else if (strcmp(section, "log") == 0)
+		rc = log_key(ctx, name, value);
+	else if (strncmp(section, "endpoint ", 9) == 0) {
+		const char *path = section + 9;
+		struct ch_endpoint *ep;
+
+		while (*path == ' ')
+			path++;
+		if (path[0] != '/' || strpbrk(path, "?# \t") != NULL)
+			rc = BAD(ctx, "[%.64s]: the endpoint path must start with '/' and hold no "
+				      "query or spaces",
+				 section);
+		else if ((ep = (struct ch_endpoint *)ch_config_endpoint(ctx->cfg, path,
+									 strlen(path))) == NULL &&
+			 (ep = endpoint_add(ctx->cfg, path)) == NULL)
+			rc = BAD(ctx, "out of memory");
+		else
+			rc = endpoint_key(ctx, ep, name, value);
+	} else if (section[0] == '\0')
+		rc = BAD(ctx, "\"%.64s\" is outside any [section]", name);
+	else
+		rc = BAD(ctx, "unknown section [%.64s]", section);
+	if (rc < 0) {
+		ctx->failed = true;
+		return 0;
+	}
+	return 1;
+}
+
+static int finish_load(struct load_ctx *ctx, int rc, const char *where, struct ch_error *err)
+{
+	if (rc == 0)
+		return 0;
+	if (rc == -1)
+		return ch_error_set(err, 500, "ConfigError", "%s: cannot open: %m", where);
+	if (rc == -2)
+		return ch_error_set(err, 500, "ConfigError", "%s: out of memory", where);
+	if (ctx->failed)
+		return ch_error_set(err, 500, "ConfigError", "%s:%d: %s", where, rc,
+				    ctx->err.message);
+	return ch_error_set(err, 500, "ConfigError",
+			    "%s:%d: syntax error (expected [section], key = value or a comment; "
+			    "lines are limited to %d characters)",
+			    where, rc, ini_max_line - 1);
+}
+
+static void set_ini_options(void)
+{
+	ini_allow_inline_comments = false;
+	ini_allow_multiline = false;
+}
+
+int ch_config_load(struct ch_config *cfg, const char *path, struct ch_error *err)
+{
+	struct load_ctx ctx = {.cfg = cfg};
+
+	set_ini_options();
+	if (replace_string(&cfg->source, path) < 0)
+		return ch_error_set(err, 500, "ConfigError", "out of memory");
+	return finish_load(&ctx, ini_parse(path, on_ini_pair, &ctx), path, err);
+}
+
+int ch_config_load_string(struct ch_config *cfg, const char *text, struct ch_error *err)
+{
+	struct load_ctx ctx = {.cfg = cfg};
+
+	set_ini_options();
+	return finish_load(&ctx, ini_parse_string(text, on_ini_pair, &ctx), "(string)", err);
+}
+
+int ch_split_host_port(const char *listen, char *host, size_t host_size, char *port,
+		       size_t port_size)
+{
+	const char *colon, *h = listen;
+	size_t hlen;
+	long p;
+
+	if (listen[0] == '[') {
+		const char *close = strchr(listen, ']');
+
+		if (close == NULL || close[1] != ':')
+			return -1;
+		h = listen + 1;
+		hlen = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(listen, ':');
+		if (colon == NULL || memchr(listen, ':', (size_t)(colon - listen)) != NULL)
+			return -1;
+		hlen = (size_t)(colon - listen);
+	}
+	if (hlen == 0 || hlen >= host_size || ch_parse_long(colon + 1, 0, 65535, &p) < 0 ||
+	    strlen(colon + 1) >= port_size)
+		return -1;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	strcpy(port, colon + 1);
+	return 0;
+}
+
+int ch_config_override(struct ch_config *cfg, const char *listen, const char *db_path,
+		       struct ch_error *err)
+{
+	char host[256], port[16];
+
+	if (listen != NULL) {
+		if (ch_split_host_port(listen, host, sizeof(host), port, sizeof(port)) < 0)
+			return ch_error_set(err, 500, "ConfigError",
+					    "--listen: \"%.64s\" is not ADDR:PORT", listen);
+		if (replace_string(&cfg->listen, listen) < 0)
+			return ch_error_set(err, 500, "ConfigError", "out of memory");
+	}
+	if (db_path != NULL) {
+		if (db_path[0] == '\0')
+			return ch_error_set(err, 500, "ConfigError", "--db: must not be empty");
+		if (replace_string(&cfg->db_path, db_path) < 0)
+			return ch_error_set(err, 500, "ConfigError", "out of memory");
+	}
+	return 0;
+}
+
+/* Does every address the listen host resolves to sit on loopback? */
+static bool listen_is_loopback(const char *listen)
+{
+	char host[256], port[16];
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res, *ai;
+	bool loopback = true;
+
+	if (ch_split_host_port(listen, host, sizeof(host), port, sizeof(port)) < 0)
+		return false;
+	if (getaddrinfo(host, port, &hints, &res) != 0)
+		return false;
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if (ai->ai_family == AF_INET) {
+			const struct sockaddr_in *sin = (const void *)ai->ai_addr;
+
+			loopback &= (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+		} else if (ai->ai_family == AF_INET6) {
+			const struct sockaddr_in6 *sin6 = (const void *)ai->ai_addr;
+
+			loopback &= IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr);
+		} else {
+			loopback = false;
+		}
+	}
+	freeaddrinfo(res);
+	return loopback;
+}
+
+int ch_config_finish(struct ch_config *cfg, struct ch_error *err)
+{
+	if (cfg->n_endpoints == 0 && endpoint_add(cfg, CH_DEFAULT_PATH) == NULL)
+		return ch_error_set(err, 500, "ConfigError", "out of memory");
+	for (size_t i = 0; i < cfg->n_endpoints; i++) {
+		struct ch_endpoint *ep = &cfg->endpoints[i];
+		struct ch_error aerr;
+
+		if (ep->auth.mode == CH_AUTH_NONE && !listen_is_loopback(cfg->listen))
+			return ch_error_set(err, 500, "ConfigError",
+					    "[endpoint %s]: auth = none is only allowed when listening "
+					    "on loopback, not on %s",
+					    ep->path, cfg->listen);
+		if (ch_auth_validate(&ep->auth, &aerr) < 0)
+			return ch_error_set(err, 500, "ConfigError", "[endpoint %s]: %s", ep->path,
+					    aerr.message);
+		if (ep->n_allowed_origins == 0 &&
+		    append_string(&ep->allowed_origins, &ep->n_allowed_origins, "*") < 0)
+			return ch_error_set(err, 500, "ConfigError", "out of memory");
+	}
+	if (cfg->max_header < 1024 || cfg->max_body < 1024)
+		return ch_error_set(err, 500, "ConfigError", "limits are too small");
+	return 0;
+}

@@ -1,0 +1,823 @@
+/* http_conn.c - see http_conn.h for why this exists instead of evhttp.
+ *
+ * Life of a connection:
+ *   READING    parsing a request (or waiting, idle, for the next one)
+ *   DISPATCHED the application holds the request; reading is paused
+ *   CLOSING    the last answer is being written; close when it is flushed
+ *   LINGERING  answer flushed and our side shut down; read and discard what the
+ *              client still sends until it closes or a short deadline passes
+ * A connection whose socket died while DISPATCHED stays allocated (sock gone)
+ * until the application answers, so the request it holds stays valid.
+ */
+#include "http_conn.h"
+
+#include <errno.h>
+#include <http_parser.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <yajl/yajl_gen.h>
+
+#include "log.h"
+
+#define MAX_HEADERS       128  /* header lines per request */
+#define LINGER_MS         2000 /* how long to drain a client after an error answer */
+#define LINGER_MAX_BYTES  (4u << 20)
+#define REJECT_EXTRA_MIN  16 /* connections past the limit that still get a 429 */
+#define ACCEPT_BACKOFF_MS 100
+
+enum conn_state { READING, DISPATCHED, CLOSING, LINGERING };
+
+struct ch_http_conn {
+	struct ch_http_server *srv;
+	struct ch_http_conn *prev, *next; /* srv->conns */
+	struct bufferevent *bev;          /* NULL once the socket is closed */
+	struct event *timer;              /* idle / request / linger deadline */
+	struct event *resume;             /* parse pipelined input after an answer */
+	enum conn_state state;
+	http_parser parser;
+	bool over_limit;    /* accepted past max_connections: answer 429 */
+	bool in_message;    /* a request has started */
+	bool headers_done;
+	bool keep_alive;
+	bool last_was_value; /* header callbacks: a new field starts a new header */
+	bool message_done;
+	struct ch_error pending; /* an error found inside a parser callback */
+	/* Request line and headers: "url\0name\0value\0name\0value\0..." */
+	char *hbuf;
+	size_t hlen, hcap;
+	size_t url_len;
+	size_t header_offsets[MAX_HEADERS][2];
+	size_t n_headers;
+	struct ch_header headers[MAX_HEADERS];
+	char *body;
+	size_t body_len, body_cap;
+	size_t lingered;
+	char remote[64];
+	struct ch_http_request req;
+};
+
+struct ch_http_server {
+	struct event_base *base;
+	struct evconnlistener *listener;
+	struct event *accept_backoff;
+	struct ch_http_limits limits;
+	ch_http_handler handler;
+	void *arg;
+	struct ch_http_conn *conns;
+	size_t n_open, n_busy;
+	uint64_t next_id;
+	bool draining;
+};
+
+static const char *reason_phrase(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 411: return "Length Required";
+	case 413: return "Content Too Large";
+	case 415: return "Unsupported Media Type";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 503: return "Service Unavailable";
+	default: return "Unknown";
+	}
+}
+
+static int64_t now_us(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+static void arm_timer(struct ch_http_conn *c, long ms)
+{
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+
+	evtimer_add(c->timer, &tv);
+}
+
+/* Busy: a request is being read, worked on, or answered; shutdown waits for these. */
+static bool conn_busy(const struct ch_http_conn *c)
+{
+	return c->state == DISPATCHED || c->state == CLOSING ||
+	       (c->state == READING && c->in_message);
+}
+
+/* Every change of state or in_message goes through here, so srv->n_busy stays true. */
+static void set_state(struct ch_http_conn *c, enum conn_state state, bool in_message)
+{
+	bool was_busy = conn_busy(c), busy;
+
+	c->state = state;
+	c->in_message = in_message;
+	busy = conn_busy(c);
+	if (busy && !was_busy)
+		c->srv->n_busy++;
+	else if (!busy && was_busy)
+		c->srv->n_busy--;
+}
+
+static void close_socket(struct ch_http_conn *c)
+{
+	if (c->bev != NULL) {
+		bufferevent_free(c->bev); /* closes the fd */
+		c->bev = NULL;
+	}
+	evtimer_del(c->timer);
+	event_del(c->resume);
+}
+
+static void conn_free(struct ch_http_conn *c)
+{
+	struct ch_http_server *srv = c->srv;
+
+	set_state(c, LINGERING, false); /* leaves the busy count */
+	close_socket(c);
+	event_free(c->timer);
+	event_free(c->resume);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	srv->n_open--;
+	free(c->hbuf);
+	free(c->body);
+	free(c);
+}
+
+/* The socket is gone.  Free now, unless the application still holds a request. */
+static void conn_drop(struct ch_http_conn *c)
+{
+	if (c->state == DISPATCHED) {
+		close_socket(c);
+		return;
+	}
+	conn_free(c);
+}
+
+static void reset_request(struct ch_http_conn *c)
+{
+	c->headers_done = false;
+	c->last_was_value = false;
+	c->message_done = false;
+	c->hlen = 0;
+	c->url_len = 0;
+	c->n_headers = 0;
+	c->body_len = 0;
+	ch_error_clear(&c->pending);
+	memset(&c->req, 0, sizeof(c->req));
+}
+
+/* --- writing answers ------------------------------------------------------ */
+
+static void start_linger(struct ch_http_conn *c)
+{
+	set_state(c, LINGERING, false);
+	shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+	bufferevent_enable(c->bev, EV_READ);
+	arm_timer(c, LINGER_MS);
+}
+
+static void on_write_done(struct bufferevent *bev, void *arg)
+{
+	struct ch_http_conn *c = arg;
+
+	if (c->state != CLOSING)
+		return;
+	/* A client may still be sending a body we refused: drain it rather than
+	 * close with unread data, which makes the kernel send a reset that can
+	 * destroy our answer before the client reads it. */
+	if (!c->message_done)
+		start_linger(c);
+	else
+		conn_free(c);
+}
+
+static bool header_value_safe(const char *v)
+{
+	return strpbrk(v, "\r\n") == NULL;
+}
+
+static void write_response(struct ch_http_conn *c, int status, const char *content_type,
+			   const struct ch_header *extra, size_t n_extra, const char *body,
+			   size_t len, bool close_after)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status, reason_phrase(status));
+	if (content_type != NULL)
+		evbuffer_add_printf(out, "Content-Type: %s\r\n", content_type);
+	evbuffer_add_printf(out, "Content-Length: %zu\r\n", len);
+	if (c->req.id != 0)
+		evbuffer_add_printf(out, "X-Request-Id: %llu\r\n", (unsigned long long)c->req.id);
+	for (size_t i = 0; i < n_extra; i++) {
+		if (header_value_safe(extra[i].value) && header_value_safe(extra[i].name))
+			evbuffer_add_printf(out, "%s: %s\r\n", extra[i].name, extra[i].value);
+	}
+	if (close_after)
+		evbuffer_add(out, "Connection: close\r\n", 19);
+	else if (c->parser.http_major == 1 && c->parser.http_minor == 0)
+		evbuffer_add(out, "Connection: keep-alive\r\n", 24);
+	evbuffer_add(out, "\r\n", 2);
+	if (len > 0 && c->parser.method != HTTP_HEAD) /* HEAD: the length, not the body */
+		evbuffer_add(out, body, len);
+}
+
+static void error_body(const struct ch_error *err, struct evbuffer *dst)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+	const unsigned char *buf;
+	size_t len;
+
+	yajl_gen_map_open(g);
+	yajl_gen_string(g, (const unsigned char *)"code", 4);
+	yajl_gen_string(g, (const unsigned char *)err->code, strlen(err->code));
+	yajl_gen_string(g, (const unsigned char *)"message", 7);
+	yajl_gen_string(g, (const unsigned char *)err->message, strlen(err->message));
+	yajl_gen_map_close(g);
+	yajl_gen_get_buf(g, &buf, &len);
+	evbuffer_add(dst, buf, len);
+	yajl_gen_free(g);
+}
+
+/* Answer with an error found while reading (limits, malformed HTTP) and close. */
+static void fail_connection(struct ch_http_conn *c, const struct ch_error *err)
+{
+	struct evbuffer *body = evbuffer_new();
+	char retry[24];
+	struct ch_header h = {"Retry-After", retry};
+
+	snprintf(retry, sizeof(retry), "%ld", c->srv->limits.retry_after_s);
+	error_body(err, body);
+	write_response(c, err->status, "application/json", &h,
+		       (err->status == 429 || err->status == 503) ? 1 : 0,
+		       (const char *)evbuffer_pullup(body, -1), evbuffer_get_length(body), true);
+	evbuffer_free(body);
+	ch_debug("http request=%llu remote=%s status=%d code=%s",
+		 (unsigned long long)c->req.id, c->remote, err->status, err->code);
+	set_state(c, CLOSING, false);
+	bufferevent_disable(c->bev, EV_READ);
+	evtimer_del(c->timer);
+	arm_timer(c, c->srv->limits.request_timeout_ms); /* bound the write too */
+}
+
+void ch_http_respond(struct ch_http_request *req, int status, const char *content_type,
+		     const struct ch_header *extra, size_t n_extra, const char *body, size_t len)
+{
+	struct ch_http_conn *c = req->conn;
+	bool close_after;
+
+	if (c->bev == NULL) { /* the client left while we worked: nobody to tell */
+		conn_free(c);
+		return;
+	}
+	close_after = !c->keep_alive || c->srv->draining || c->over_limit;
+	write_response(c, status, content_type, extra, n_extra, body, len, close_after);
+	ch_debug("http request=%llu remote=%s method=%s path=%.128s status=%d",
+		 (unsigned long long)req->id, c->remote, req->method, req->path, status);
+	if (close_after) {
+		set_state(c, CLOSING, false);
+		bufferevent_disable(c->bev, EV_READ);
+		arm_timer(c, c->srv->limits.request_timeout_ms);
+		return;
+	}
+	set_state(c, READING, false);
+	reset_request(c);
+	http_parser_pause(&c->parser, 0);
+	bufferevent_enable(c->bev, EV_READ);
+	arm_timer(c, c->srv->limits.idle_timeout_ms);
+	/* Input that arrived meanwhile (pipelining) is parsed from the loop, not
+	 * from here: the application may be answering from inside its handler. */
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		event_active(c->resume, 0, 0);
+}
+
+void ch_http_respond_error_h(struct ch_http_request *req, const struct ch_error *err,
+			     const struct ch_header *extra, size_t n_extra)
+{
+	struct evbuffer *body = evbuffer_new();
+	struct ch_header headers[8];
+	char retry[24];
+	size_t n = 0;
+
+	for (size_t i = 0; i < n_extra && n < 7; i++)
+		headers[n++] = extra[i];
+	if (err->status == 429 || err->status == 503) {
+		snprintf(retry, sizeof(retry), "%ld", req->conn->srv->limits.retry_after_s);
+		headers[n++] = (struct ch_header){"Retry-After", retry};
+	}
+	error_body(err, body);
+	ch_http_respond(req, err->status, "application/json", headers, n,
+			(const char *)evbuffer_pullup(body, -1), evbuffer_get_length(body));
+	evbuffer_free(body);
+}
+
+void ch_http_respond_error(struct ch_http_request *req, const struct ch_error *err)
+{
+	ch_http_respond_error_h(req, err, NULL, 0);
+}
+
+/* --- parsing ---------------------------------------------------------------- */
+
+static int append_hbuf(struct ch_http_conn *c, const char *at, size_t len)
+{
+	const struct ch_http_limits *lim = &c->srv->limits;
+
+	if (c->hlen + len + 1 > lim->max_header) {
+		ch_error_set(&c->pending, 431, "HeadersTooLarge",
+			     "request line and headers exceed %zu bytes", lim->max_header);
+		return -1;
+	}
+	if (c->hlen + len + 1 > c->hcap) {
+		size_t cap = c->hcap ? c->hcap : 1024;
+		char *grown;
+
+		while (cap < c->hlen + len + 1)
+			cap *= 2;
+		if ((grown = realloc(c->hbuf, cap)) == NULL) {
+			ch_error_set(&c->pending, 503, "OutOfMemory", "out of memory");
+			return -1;
+		}
+		c->hbuf = grown;
+		c->hcap = cap;
+	}
+	memcpy(c->hbuf + c->hlen, at, len);
+	c->hlen += len;
+	return 0;
+}
+
+static int terminate_hbuf(struct ch_http_conn *c)
+{
+	if (append_hbuf(c, "", 0) < 0)
+		return -1;
+	c->hbuf[c->hlen++] = '\0';
+	return 0;
+}
+
+static int on_message_begin(http_parser *p)
+{
+	struct ch_http_conn *c = p->data;
+
+	set_state(c, READING, true);
+	c->req.received_us = now_us();
+	c->req.id = ++c->srv->next_id;
+	arm_timer(c, c->srv->limits.request_timeout_ms);
+	return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+	struct ch_http_conn *c = p->data;
+
+	if (append_hbuf(c, at, len) < 0)
+		return -1;
+	c->url_len += len;
+	return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+	struct ch_http_conn *c = p->data;
+
+	if (c->headers_done) /* chunked trailers: bounded by http_parser, not kept */
+		return 0;
+	if (c->n_headers == 0 && c->hlen == c->url_len && terminate_hbuf(c) < 0)
+		return -1; /* end of the URL */
+	if (c->last_was_value || c->n_headers == 0) {
+		if (c->n_headers > 0 && terminate_hbuf(c) < 0)
+			return -1; /* end of the previous value */
+		if (c->n_headers == MAX_HEADERS) {
+			ch_error_set(&c->pending, 431, "HeadersTooLarge",
+				     "more than %d header lines", MAX_HEADERS);
+			return -1;
+		}
+		c->header_offsets[c->n_headers][0] = c->hlen;
+		c->n_headers++;
+		c->last_was_value = false;
+	}
+	return append_hbuf(c, at, len);
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+	struct ch_http_conn *c = p->data;
+
+	if (c->headers_done)
+		return 0;
+	if (!c->last_was_value) {
+		if (terminate_hbuf(c) < 0)
+			return -1; /* end of the name */
+		c->header_offsets[c->n_headers - 1][1] = c->hlen;
+		c->last_was_value = true;
+	}
+	return append_hbuf(c, at, len);
+}
+
+static const char *find_header(const struct ch_http_conn *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_headers; i++) {
+		if (strcasecmp(c->headers[i].name, name) == 0)
+			return c->headers[i].value;
+	}
+	return NULL;
+}
+
+/* The request line and headers are complete: fix up the request, and refuse
+ * early what we would refuse anyway, before any body is read. */
+static int on_headers_complete(http_parser *p)
+{
+	struct ch_http_conn *c = p->data;
+	const struct ch_http_limits *lim = &c->srv->limits;
+	struct ch_http_request *req = &c->req;
+	const char *expect;
+	char *q;
+
+	/* Terminate what is open: the URL, the last value, or a last name whose
+	 * value never came (then the value is the empty string after it). */
+	if (terminate_hbuf(c) < 0)
+		return -1;
+	if (c->n_headers > 0 && !c->last_was_value) {
+		c->header_offsets[c->n_headers - 1][1] = c->hlen;
+		if (terminate_hbuf(c) < 0)
+			return -1;
+	}
+	c->headers_done = true;
+	for (size_t i = 0; i < c->n_headers; i++) {
+		c->headers[i].name = c->hbuf + c->header_offsets[i][0];
+		c->headers[i].value = c->hbuf + c->header_offsets[i][1];
+	}
+	req->conn = c;
+	req->method = http_method_str((enum http_method)p->method);
+	req->path = c->hbuf;
+	q = memchr(c->hbuf, '?', c->url_len);
+	if (q != NULL) {
+		*q = '\0';
+		req->query = q + 1;
+	}
+	req->path_len = strlen(req->path);
+	req->headers = c->headers;
+	req->n_headers = c->n_headers;
+	req->remote = c->remote;
+	c->keep_alive = http_should_keep_alive(p) != 0;
+
+	if (c->over_limit) {
+		ch_error_set(&c->pending, 429, "TooManyConnections",
+			     "more than %ld connections are open; retry later",
+			     lim->max_connections);
+		return -1;
+	}
+	if ((p->flags & F_CONTENTLENGTH) && p->content_length > lim->max_body) {
+		ch_error_set(&c->pending, 413, "BodyTooLarge",
+			     "request body of %llu bytes exceeds the limit of %zu bytes",
+			     (unsigned long long)p->content_length, lim->max_body);
+		return -1;
+	}
+	if ((p->flags & F_CONTENTLENGTH) && p->content_length > 0) {
+		char *b = malloc(p->content_length + 1);
+
+		if (b == NULL) {
+			ch_error_set(&c->pending, 503, "OutOfMemory", "out of memory");
+			return -1;
+		}
+		free(c->body);
+		c->body = b;
+		c->body_cap = p->content_length + 1;
+	}
+	expect = find_header(c, "Expect");
+	if (expect != NULL && strcasecmp(expect, "100-continue") == 0 && p->http_minor >= 1)
+		evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len)
+{
+	struct ch_http_conn *c = p->data;
+	size_t max = c->srv->limits.max_body;
+
+	if (c->body_len + len > max) { /* chunked: no length announced */
+		ch_error_set(&c->pending, 413, "BodyTooLarge",
+			     "request body exceeds the limit of %zu bytes", max);
+		return -1;
+	}
+	if (c->body_len + len + 1 > c->body_cap) {
+		size_t cap = c->body_cap ? c->body_cap : 4096;
+		char *grown;
+
+		while (cap < c->body_len + len + 1)
+			cap *= 2;
+		if (cap > max + 1)
+			cap = max + 1;
+		if ((grown = realloc(c->body, cap)) == NULL) {
+			ch_error_set(&c->pending, 503, "OutOfMemory", "out of memory");
+			return -1;
+		}
+		c->body = grown;
+		c->body_cap = cap;
+	}
+	memcpy(c->body + c->body_len, at, len);
+	c->body_len += len;
+	return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+	struct ch_http_conn *c = p->data;
+
+	c->message_done = true;
+	http_parser_pause(p, 1); /* one request at a time; resumed after the answer */
+	return 0;
+}
+
+static const http_parser_settings parser_settings = {
+	.on_message_begin = on_message_begin,
+	.on_url = on_url,
+	.on_header_field = on_header_field,
+	.on_header_value = on_header_value,
+	.on_headers_complete = on_headers_complete,
+	.on_body = on_body,
+	.on_message_complete = on_message_complete,
+};
+
+static void dispatch(struct ch_http_conn *c)
+{
+	struct ch_http_request *req = &c->req;
+
+	set_state(c, DISPATCHED, true);
+	evtimer_del(c->timer);
+	bufferevent_disable(c->bev, EV_READ);
+	req->body = c->body != NULL ? c->body : "";
+	req->body_len = c->body_len;
+	if (c->body != NULL)
+		c->body[c->body_len] = '\0';
+	c->srv->handler(req, c->srv->arg);
+}
+
+static void parse_error(struct ch_http_conn *c)
+{
+	enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+	struct ch_error err;
+
+	if (c->pending.status != 0) {
+		fail_connection(c, &c->pending);
+		return;
+	}
+	if (e == HPE_HEADER_OVERFLOW)
+		ch_error_set(&err, 431, "HeadersTooLarge", "request headers are too large");
+	else
+		ch_error_set(&err, 400, "BadRequest", "malformed HTTP request: %s",
+			     http_errno_description(e));
+	fail_connection(c, &err);
+}
+
+static void process_input(struct ch_http_conn *c)
+{
+	while (c->state == READING && c->bev != NULL) {
+		struct evbuffer *in = bufferevent_get_input(c->bev);
+		struct evbuffer_iovec v;
+		size_t n;
+		enum http_errno e;
+
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
+			return;
+		n = http_parser_execute(&c->parser, &parser_settings, v.iov_base, v.iov_len);
+		evbuffer_drain(in, n);
+		e = HTTP_PARSER_ERRNO(&c->parser);
+		if (e == HPE_PAUSED && c->message_done) {
+			dispatch(c);
+			return;
+		}
+		if (e != HPE_OK) {
+			parse_error(c);
+			return;
+		}
+	}
+}
+
+/* --- socket events ------------------------------------------------------------ */
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	struct ch_http_conn *c = arg;
+
+	if (c->state == LINGERING) {
+		struct evbuffer *in = bufferevent_get_input(bev);
+
+		c->lingered += evbuffer_get_length(in);
+		evbuffer_drain(in, evbuffer_get_length(in));
+		if (c->lingered > LINGER_MAX_BYTES)
+			conn_free(c);
+		return;
+	}
+	process_input(c);
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	process_input(arg);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct ch_http_conn *c = arg;
+
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+		conn_drop(c);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct ch_http_conn *c = arg;
+	struct ch_error err;
+
+	if (c->state == READING && c->in_message) {
+		ch_error_set(&err, 408, "RequestTimeout",
+			     "request not complete within %ld ms (is Content-Length larger than "
+			     "the body?)",
+			     c->srv->limits.request_timeout_ms);
+		fail_connection(c, &err);
+		return;
+	}
+	conn_drop(c); /* idle keep-alive, a stuck write, or the end of lingering */
+}
+
+static void format_remote(const struct sockaddr *sa, char *buf, size_t size)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)sa;
+
+		evutil_inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		port = ntohs(sin->sin_port);
+		snprintf(buf, size, "%s:%u", host, port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)sa;
+
+		evutil_inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		port = ntohs(sin6->sin6_port);
+		snprintf(buf, size, "[%s]:%u", host, port);
+	} else {
+		snprintf(buf, size, "unix");
+	}
+}
+
+static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
+		      int salen, void *arg)
+{
+	struct ch_http_server *srv = arg;
+	long max = srv->limits.max_connections;
+	long extra = max / 8 > REJECT_EXTRA_MIN ? max / 8 : REJECT_EXTRA_MIN;
+	struct ch_http_conn *c;
+	int one = 1;
+
+	/* Past the limit a few more get a proper 429; beyond that, close at once
+	 * so a flood cannot make us hold file descriptors without bound. */
+	if ((long)srv->n_open >= max + extra || (c = calloc(1, sizeof(*c))) == NULL) {
+		evutil_closesocket(fd);
+		return;
+	}
+	c->srv = srv;
+	c->over_limit = (long)srv->n_open >= max;
+	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->timer = evtimer_new(srv->base, on_timer, c);
+	c->resume = event_new(srv->base, -1, 0, on_resume, c);
+	if (c->bev == NULL || c->timer == NULL || c->resume == NULL) {
+		if (c->bev != NULL)
+			bufferevent_free(c->bev);
+		else
+			evutil_closesocket(fd);
+		if (c->timer)
+			event_free(c->timer);
+		if (c->resume)
+			event_free(c->resume);
+		free(c);
+		return;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	format_remote(sa, c->remote, sizeof(c->remote));
+	http_parser_init(&c->parser, HTTP_REQUEST);
+	c->parser.data = c;
+	c->next = srv->conns;
+	if (srv->conns != NULL)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->n_open++;
+	bufferevent_setcb(c->bev, on_read, on_write_done, on_event, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	arm_timer(c, srv->limits.idle_timeout_ms);
+}
+
+static void on_accept_backoff(evutil_socket_t fd, short what, void *arg)
+{
+	struct ch_http_server *srv = arg;
+
+	if (!srv->draining)
+		evconnlistener_enable(srv->listener);
+}
+
+static void on_accept_error(struct evconnlistener *lev, void *arg)
+{
+	struct ch_http_server *srv = arg;
+	int e = EVUTIL_SOCKET_ERROR();
+	struct timeval tv = {0, ACCEPT_BACKOFF_MS * 1000};
+
+	/* EMFILE and friends: pause accepting briefly instead of spinning. */
+	ch_warn("http: accept failed: %s; pausing %d ms", evutil_socket_error_to_string(e),
+		ACCEPT_BACKOFF_MS);
+	evconnlistener_disable(lev);
+	evtimer_add(srv->accept_backoff, &tv);
+}
+
+struct ch_http_server *ch_http_server_new(struct event_base *base, evutil_socket_t listen_fd,
+					  const struct ch_http_limits *limits,
+					  ch_http_handler handler, void *arg, struct ch_error *err)
+{
+	struct ch_http_server *srv = calloc(1, sizeof(*srv));
+
+	if (srv == NULL) {
+		ch_error_set(err, 500, "OutOfMemory", "out of memory");
+		return NULL;
+	}
+	srv->base = base;
+	srv->limits = *limits;
+	srv->handler = handler;
+	srv->arg = arg;
+	/* http_parser's own cap must sit above ours, so ours answers first (431). */
+	http_parser_set_max_header_size((uint32_t)(limits->max_header * 2 + 80 * 1024));
+	srv->accept_backoff = evtimer_new(base, on_accept_backoff, srv);
+	srv->listener = evconnlistener_new(base, on_accept, srv,
+					   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0,
+					   listen_fd);
+	if (srv->listener == NULL || srv->accept_backoff == NULL) {
+		ch_error_set(err, 500, "ListenFailed", "cannot watch the listening socket");
+		ch_http_server_free(srv);
+		return NULL;
+	}
+	evconnlistener_set_error_cb(srv->listener, on_accept_error);
+	return srv;
+}
+
+void ch_http_server_drain(struct ch_http_server *srv)
+{
+	struct ch_http_conn *c, *next;
+
+	srv->draining = true;
+	if (srv->listener != NULL)
+		evconnlistener_disable(srv->listener);
+	for (c = srv->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->state == READING && !c->in_message)
+			conn_free(c);
+	}
+}
+
+size_t ch_http_server_busy(const struct ch_http_server *srv)
+{
+	return srv->n_busy;
+}
+
+size_t ch_http_server_open(const struct ch_http_server *srv)
+{
+	return srv->n_open;
+}
+
+void ch_http_server_free(struct ch_http_server *srv)
+{
+	if (srv == NULL)
+		return;
+	while (srv->conns != NULL)
+		conn_free(srv->conns);
+	if (srv->listener != NULL)
+		evconnlistener_free(srv->listener);
+	if (srv->accept_backoff != NULL)
+		event_free(srv->accept_backoff);
+	free(srv);
+}
