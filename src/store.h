@@ -20,7 +20,8 @@
 
 #include "error.h"
 
-enum ch_store_sync { CH_SYNC_OFF, CH_SYNC_NORMAL, CH_SYNC_FULL };
+/* FULL is the zero value: a zeroed options struct is durable, never silently not. */
+enum ch_store_sync { CH_SYNC_FULL, CH_SYNC_NORMAL, CH_SYNC_OFF };
 
 struct ch_store_options {
 	const char *path;       /* database file; its directory is created if missing */
