@@ -102,6 +102,7 @@ static const char *reason_phrase(int status)
 	case 500: return "Internal Server Error";
 	case 501: return "Not Implemented";
 	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
 	default: return "Unknown";
 	}
 }
@@ -487,6 +488,11 @@ static int on_headers_complete(http_parser *p)
 	req->remote = c->remote;
 	c->keep_alive = http_should_keep_alive(p) != 0;
 
+	if (p->http_major != 1) {
+		ch_error_set(&c->pending, 505, "HTTPVersionNotSupported",
+			     "HTTP/%u.%u is not supported: use HTTP/1.1", p->http_major, p->http_minor);
+		return -1;
+	}
 	if (c->over_limit) {
 		ch_error_set(&c->pending, 429, "TooManyConnections",
 			     "more than %ld connections are open; retry later",
