@@ -349,22 +349,86 @@ static void set_ini_options(void)
 	ini_allow_multiline = false;
 }
 
-int ch_config_load(struct ch_config *cfg, const char *path, struct ch_error *err)
+/* inih calls back only for key = value lines, so a bare "[endpoint /x]" with
+ * every key at its default would vanish.  Declare endpoint sections from their
+ * header lines first.  Returns the 1-based line of a bad header, or 0. */
+static int declare_endpoints(struct load_ctx *ctx, const char *text)
+{
+	int line = 0;
+
+	for (const char *p = text; *p != '\0'; line++) {
+		const char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+		char section[256];
+
+		while (len > 0 && (*p == ' ' || *p == '\t')) {
+			p++;
+			len--;
+		}
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\r'))
+			len--;
+		if (len > 10 && len < sizeof(section) && p[0] == '[' && p[len - 1] == ']' &&
+		    strncmp(p + 1, "endpoint ", 9) == 0) {
+			memcpy(section, p + 1, len - 2);
+			section[len - 2] = '\0';
+			/* An endpoint is created by its first key; "auth" is harmless to
+			 * repeat with the default it already has. */
+			if (on_ini_pair(ctx, section, "auth", "none") == 0)
+				return line + 1;
+		}
+		p = eol ? eol + 1 : p + len;
+	}
+	return 0;
+}
+
+static int load_text(struct ch_config *cfg, const char *text, const char *where,
+		     struct ch_error *err)
 {
 	struct load_ctx ctx = {.cfg = cfg};
+	int rc;
 
 	set_ini_options();
-	if (replace_string(&cfg->source, path) < 0)
+	rc = declare_endpoints(&ctx, text);
+	if (rc == 0)
+		rc = ini_parse_string(text, on_ini_pair, &ctx);
+	return finish_load(&ctx, rc, where, err);
+}
+
+int ch_config_load(struct ch_config *cfg, const char *path, struct ch_error *err)
+{
+	enum { MAX_CONFIG = 1 << 20 };
+	FILE *f = fopen(path, "r");
+	char *text;
+	size_t n;
+	int rc;
+
+	if (f == NULL)
+		return ch_error_set(err, 500, "ConfigError", "%s: cannot open: %m", path);
+	text = malloc(MAX_CONFIG + 1);
+	if (text == NULL) {
+		fclose(f);
 		return ch_error_set(err, 500, "ConfigError", "out of memory");
-	return finish_load(&ctx, ini_parse(path, on_ini_pair, &ctx), path, err);
+	}
+	n = fread(text, 1, MAX_CONFIG + 1, f);
+	if (ferror(f) || n > MAX_CONFIG || memchr(text, '\0', n) != NULL) {
+		rc = ch_error_set(err, 500, "ConfigError", "%s: %s", path,
+				  ferror(f)	    ? "read error"
+				  : n > MAX_CONFIG ? "larger than 1 MiB"
+						    : "holds a NUL byte: not a text file");
+	} else {
+		text[n] = '\0';
+		rc = replace_string(&cfg->source, path) < 0
+			     ? ch_error_set(err, 500, "ConfigError", "out of memory")
+			     : load_text(cfg, text, path, err);
+	}
+	free(text);
+	fclose(f);
+	return rc;
 }
 
 int ch_config_load_string(struct ch_config *cfg, const char *text, struct ch_error *err)
 {
-	struct load_ctx ctx = {.cfg = cfg};
-
-	set_ini_options();
-	return finish_load(&ctx, ini_parse_string(text, on_ini_pair, &ctx), "(string)", err);
+	return load_text(cfg, text, "(string)", err);
 }
 
 int ch_split_host_port(const char *listen, char *host, size_t host_size, char *port,

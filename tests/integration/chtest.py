@@ -164,6 +164,16 @@ class Daemon:
         return self.query("SELECT count(*) AS n FROM events WHERE " + where, params)[0]["n"]
 
 
+def run_once(config=None, listen="127.0.0.1:0", args=()):
+    """Run callhookd to completion (for start-up errors and -t); CompletedProcess."""
+    d = Daemon(config=config, listen=listen)
+    try:
+        return subprocess.run(d.command() + list(args), capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL, timeout=30 * SLOW)
+    finally:
+        d.cleanup()
+
+
 def status_line(raw):
     """b'HTTP/1.1 413 Content Too Large\\r\\n...' -> 413 (None when nothing came back)."""
     m = re.match(rb"HTTP/1\.[01] (\d{3}) ", raw)
