@@ -192,7 +192,7 @@ int ch_daemon_run(const struct ch_config *cfg, int ready_fd, struct ch_error *er
 		ch_info("endpoint: %s auth=%s", cfg->endpoints[i].path,
 			ch_auth_mode_name(cfg->endpoints[i].auth.mode));
 	/* Scripts and tests read the port from this line when they asked for port 0. */
-	ch_info("listening on %s", bound);
+	ch_info("listening on %s pid=%ld", bound, (long)getpid());
 	if (ready_fd >= 0) {
 		ssize_t w = write(ready_fd, "R", 1);
 
