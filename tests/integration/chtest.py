@@ -108,8 +108,22 @@ class Daemon:
     def __enter__(self):
         return self.start()
 
-    def __exit__(self, *exc):
-        self.cleanup()
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if exc_type is None:
+                self.finish()
+        finally:
+            self.cleanup()
+
+    def finish(self):
+        """End a test cleanly: SIGTERM must give exit 0, and no sanitizer (in a
+        --enable-sanitizers build) may have reported anything, leaks included."""
+        if self.alive():
+            code = self.stop()
+            expect(code == 0, "exit status %s after SIGTERM:\n%s" % (code, self.log_text()))
+        log = self.log_text() if os.path.exists(self.log_path) else ""
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            expect(marker not in log, "sanitizer report:\n" + log)
 
     # --- HTTP --------------------------------------------------------------
     def request(self, method, path, body=None, headers=None, timeout=10):
