@@ -82,7 +82,7 @@ static void respond_status(struct ch_http_request *req, const char *status)
 }
 
 static void respond_accepted(struct ch_http_request *req, size_t accepted, size_t duplicates,
-			     const char *validation_code)
+                             const char *validation_code)
 {
 	yajl_gen g = yajl_gen_alloc(NULL);
 
@@ -97,8 +97,7 @@ static void respond_accepted(struct ch_http_request *req, size_t accepted, size_
 }
 
 static void respond_simple_error(struct ch_http_request *req, int status, const char *code,
-				 const char *message, const struct ch_header *extra,
-				 size_t n_extra)
+                                 const char *message, const struct ch_header *extra, size_t n_extra)
 {
 	struct ch_error err;
 
@@ -130,20 +129,20 @@ static const char *header(const struct ch_http_request *req, const char *name)
 }
 
 static void post_events(struct ch_api *api, const struct ch_endpoint *ep,
-			struct ch_http_request *req)
+                        struct ch_http_request *req)
 {
 	struct ch_envelope_input input = {
-		.content_type = header(req, "Content-Type"),
-		.headers = req->headers,
-		.n_headers = req->n_headers,
+	    .content_type = header(req, "Content-Type"),
+	    .headers = req->headers,
+	    .n_headers = req->n_headers,
 	};
 	struct ch_auth_request areq = {
-		.query = req->query,
-		.headers = req->headers,
-		.n_headers = req->n_headers,
-		.body = req->body,
-		.body_len = req->body_len,
-		.now_s = (int64_t)time(NULL),
+	    .query = req->query,
+	    .headers = req->headers,
+	    .n_headers = req->n_headers,
+	    .body = req->body,
+	    .body_len = req->body_len,
+	    .now_s = (int64_t)time(NULL),
 	};
 	struct ch_error err;
 	struct intake *in;
@@ -151,7 +150,7 @@ static void post_events(struct ch_api *api, const struct ch_endpoint *ep,
 
 	if (ch_auth_check(&ep->auth, &areq, &err) < 0) {
 		ch_info("auth: refused request=%llu remote=%s path=%s: %s",
-			(unsigned long long)req->id, req->remote, ep->path, err.message);
+		        (unsigned long long)req->id, req->remote, ep->path, err.message);
 		ch_http_respond_error(req, &err);
 		return;
 	}
@@ -163,7 +162,7 @@ static void post_events(struct ch_api *api, const struct ch_endpoint *ep,
 	if (ch_envelope_parse(req->body, req->body_len, &input, &api->limits, &in->batch, &err) <
 	    0) {
 		ch_debug("intake: rejected request=%llu status=%d code=%s: %s",
-			 (unsigned long long)req->id, err.status, err.code, err.message);
+		         (unsigned long long)req->id, err.status, err.code, err.message);
 		ch_http_respond_error(req, &err);
 		intake_free(in);
 		return;
@@ -198,7 +197,7 @@ static void post_events(struct ch_api *api, const struct ch_endpoint *ep,
 		row->raw = ev->raw;
 		row->raw_len = ev->raw_len;
 		ch_debug("intake: request=%llu event type=%s call=%s", (unsigned long long)req->id,
-			 ev->type, ev->call_id ? ev->call_id : "-");
+		         ev->type, ev->call_id ? ev->call_id : "-");
 		n++;
 	}
 	if (in->validation_code != NULL)
@@ -239,8 +238,8 @@ static void options_handshake(const struct ch_endpoint *ep, struct ch_http_reque
 	if (!origin_allowed(ep, origin)) {
 		ch_info("handshake: refused origin on %s", ep->path);
 		respond_simple_error(req, 403, "OriginNotAllowed",
-				     "this WebHook-Request-Origin is not in allowed_origin", allow_post,
-				     1);
+		                     "this WebHook-Request-Origin is not in allowed_origin",
+		                     allow_post, 1);
 		return;
 	}
 	h[0] = allow_post[0];
@@ -268,7 +267,7 @@ void ch_api_handle(struct ch_http_request *req, void *arg)
 			options_handshake(ep, req);
 		else
 			respond_simple_error(req, 405, "MethodNotAllowed",
-					     "use POST to deliver events", allow_post, 1);
+			                     "use POST to deliver events", allow_post, 1);
 		return;
 	}
 	if (strcmp(req->path, "/healthz") == 0 || strcmp(req->path, "/readyz") == 0) {

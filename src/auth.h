@@ -34,7 +34,7 @@ struct ch_auth {
 	char *header;             /* owned; secret mode: header name, NULL = not used */
 	struct ch_auth_key *keys; /* owned; secrets (secret mode) or HMAC keys (hmac mode) */
 	size_t n_keys;
-	int64_t tolerance_s;      /* hmac: accepted |now - webhook-timestamp|; default 300 */
+	int64_t tolerance_s; /* hmac: accepted |now - webhook-timestamp|; default 300 */
 };
 
 struct ch_auth_request {
@@ -59,7 +59,7 @@ int ch_auth_validate(const struct ch_auth *auth, struct ch_error *err);
  * message saying what was wrong (missing header, bad signature, timestamp
  * outside the window...). */
 int ch_auth_check(const struct ch_auth *auth, const struct ch_auth_request *req,
-		  struct ch_error *err);
+                  struct ch_error *err);
 void ch_auth_free(struct ch_auth *auth);
 
 /* Helpers shared with other modules. */

@@ -111,7 +111,7 @@ static struct ch_endpoint *endpoint_add(struct ch_config *cfg, const char *path)
 }
 
 const struct ch_endpoint *ch_config_endpoint(const struct ch_config *cfg, const char *path,
-					     size_t path_len)
+                                             size_t path_len)
 {
 	for (size_t i = 0; i < cfg->n_endpoints; i++) {
 		const char *p = cfg->endpoints[i].path;
@@ -126,36 +126,38 @@ const struct ch_endpoint *ch_config_endpoint(const struct ch_config *cfg, const 
 #define BAD(ctx, ...) ch_error_set(&(ctx)->err, 500, "ConfigError", __VA_ARGS__)
 
 static int set_duration(struct load_ctx *ctx, const char *name, const char *value, long min_ms,
-			long max_ms, long *slot)
+                        long max_ms, long *slot)
 {
 	long ms;
 
 	if (ch_parse_duration_ms(value, max_ms, &ms) < 0 || ms < min_ms)
-		return BAD(ctx, "%s: \"%.64s\" is not a duration between %ld ms and %ld ms (e.g. 30s, "
-				"500ms)",
-			   name, value, min_ms, max_ms);
+		return BAD(ctx,
+		           "%s: \"%.64s\" is not a duration between %ld ms and %ld ms (e.g. 30s, "
+		           "500ms)",
+		           name, value, min_ms, max_ms);
 	*slot = ms;
 	return 0;
 }
 
 static int set_size(struct load_ctx *ctx, const char *name, const char *value, size_t min,
-		    size_t max, size_t *slot)
+                    size_t max, size_t *slot)
 {
 	size_t n;
 
 	if (ch_parse_size(value, max, &n) < 0 || n < min)
-		return BAD(ctx, "%s: \"%.64s\" is not a size between %zu and %zu bytes (e.g. 64k, 1M)",
-			   name, value, min, max);
+		return BAD(ctx,
+		           "%s: \"%.64s\" is not a size between %zu and %zu bytes (e.g. 64k, 1M)",
+		           name, value, min, max);
 	*slot = n;
 	return 0;
 }
 
 static int set_long(struct load_ctx *ctx, const char *name, const char *value, long min, long max,
-		    long *slot)
+                    long *slot)
 {
 	if (ch_parse_long(value, min, max, slot) < 0)
 		return BAD(ctx, "%s: \"%.64s\" is not an integer between %ld and %ld", name, value,
-			   min, max);
+		           min, max);
 	return 0;
 }
 
@@ -243,14 +245,15 @@ static int log_key(struct load_ctx *ctx, const char *name, const char *value)
 {
 	if (strcmp(name, "level") == 0) {
 		if (ch_log_level_parse(value, &ctx->cfg->log_level) < 0)
-			return BAD(ctx, "level: \"%.64s\" is not error, warn, info or debug", value);
+			return BAD(ctx, "level: \"%.64s\" is not error, warn, info or debug",
+			           value);
 		return 0;
 	}
 	return BAD(ctx, "unknown key \"%.64s\" in [log]", name);
 }
 
 static int endpoint_key(struct load_ctx *ctx, struct ch_endpoint *ep, const char *name,
-			const char *value)
+                        const char *value)
 {
 	if (strcmp(name, "auth") == 0) {
 		if (ch_auth_mode_parse(value, &ep->auth.mode) < 0)
@@ -260,7 +263,8 @@ static int endpoint_key(struct load_ctx *ctx, struct ch_endpoint *ep, const char
 	if (strcmp(name, "secret") == 0) {
 		/* Keys are decoded per mode, so "auth" must come first. */
 		if (ep->auth.mode == CH_AUTH_NONE)
-			return BAD(ctx, "secret: set auth = secret or auth = hmac before any secret");
+			return BAD(ctx,
+			           "secret: set auth = secret or auth = hmac before any secret");
 		if (ch_auth_add_secret(&ep->auth, value, &ctx->err) < 0)
 			return -1;
 		return 0;
@@ -306,12 +310,13 @@ static int on_ini_pair(void *user, const char *section, const char *name, const 
 		while (*path == ' ')
 			path++;
 		if (path[0] != '/' || strpbrk(path, "?# \t") != NULL)
-			rc = BAD(ctx, "[%.64s]: the endpoint path must start with '/' and hold no "
-				      "query or spaces",
-				 section);
+			rc = BAD(ctx,
+			         "[%.64s]: the endpoint path must start with '/' and hold no "
+			         "query or spaces",
+			         section);
 		else if ((ep = (struct ch_endpoint *)ch_config_endpoint(ctx->cfg, path,
-									 strlen(path))) == NULL &&
-			 (ep = endpoint_add(ctx->cfg, path)) == NULL)
+		                                                        strlen(path))) == NULL &&
+		         (ep = endpoint_add(ctx->cfg, path)) == NULL)
 			rc = BAD(ctx, "out of memory");
 		else
 			rc = endpoint_key(ctx, ep, name, value);
@@ -336,11 +341,11 @@ static int finish_load(struct load_ctx *ctx, int rc, const char *where, struct c
 		return ch_error_set(err, 500, "ConfigError", "%s: out of memory", where);
 	if (ctx->failed)
 		return ch_error_set(err, 500, "ConfigError", "%s:%d: %s", where, rc,
-				    ctx->err.message);
+		                    ctx->err.message);
 	return ch_error_set(err, 500, "ConfigError",
-			    "%s:%d: syntax error (expected [section], key = value or a comment; "
-			    "lines are limited to %d characters)",
-			    where, rc, ini_max_line - 1);
+	                    "%s:%d: syntax error (expected [section], key = value or a comment; "
+	                    "lines are limited to %d characters)",
+	                    where, rc, ini_max_line - 1);
 }
 
 static void set_ini_options(void)
@@ -382,7 +387,7 @@ static int declare_endpoints(struct load_ctx *ctx, const char *text)
 }
 
 static int load_text(struct ch_config *cfg, const char *text, const char *where,
-		     struct ch_error *err)
+                     struct ch_error *err)
 {
 	struct load_ctx ctx = {.cfg = cfg};
 	int rc;
@@ -412,14 +417,14 @@ int ch_config_load(struct ch_config *cfg, const char *path, struct ch_error *err
 	n = fread(text, 1, MAX_CONFIG + 1, f);
 	if (ferror(f) || n > MAX_CONFIG || memchr(text, '\0', n) != NULL) {
 		rc = ch_error_set(err, 500, "ConfigError", "%s: %s", path,
-				  ferror(f)	    ? "read error"
-				  : n > MAX_CONFIG ? "larger than 1 MiB"
-						    : "holds a NUL byte: not a text file");
+		                  ferror(f)        ? "read error"
+		                  : n > MAX_CONFIG ? "larger than 1 MiB"
+		                                   : "holds a NUL byte: not a text file");
 	} else {
 		text[n] = '\0';
 		rc = replace_string(&cfg->source, path) < 0
-			     ? ch_error_set(err, 500, "ConfigError", "out of memory")
-			     : load_text(cfg, text, path, err);
+		         ? ch_error_set(err, 500, "ConfigError", "out of memory")
+		         : load_text(cfg, text, path, err);
 	}
 	free(text);
 	fclose(f);
@@ -432,7 +437,7 @@ int ch_config_load_string(struct ch_config *cfg, const char *text, struct ch_err
 }
 
 int ch_split_host_port(const char *listen, char *host, size_t host_size, char *port,
-		       size_t port_size)
+                       size_t port_size)
 {
 	const char *colon, *h = listen;
 	size_t hlen;
@@ -462,14 +467,14 @@ int ch_split_host_port(const char *listen, char *host, size_t host_size, char *p
 }
 
 int ch_config_override(struct ch_config *cfg, const char *listen, const char *db_path,
-		       struct ch_error *err)
+                       struct ch_error *err)
 {
 	char host[256], port[16];
 
 	if (listen != NULL) {
 		if (ch_split_host_port(listen, host, sizeof(host), port, sizeof(port)) < 0)
 			return ch_error_set(err, 500, "ConfigError",
-					    "--listen: \"%.64s\" is not ADDR:PORT", listen);
+			                    "--listen: \"%.64s\" is not ADDR:PORT", listen);
 		if (replace_string(&cfg->listen, listen) < 0)
 			return ch_error_set(err, 500, "ConfigError", "out of memory");
 	}
@@ -519,13 +524,14 @@ int ch_config_finish(struct ch_config *cfg, struct ch_error *err)
 		struct ch_error aerr;
 
 		if (ep->auth.mode == CH_AUTH_NONE && !listen_is_loopback(cfg->listen))
-			return ch_error_set(err, 500, "ConfigError",
-					    "[endpoint %s]: auth = none is only allowed when listening "
-					    "on loopback, not on %s",
-					    ep->path, cfg->listen);
+			return ch_error_set(
+			    err, 500, "ConfigError",
+			    "[endpoint %s]: auth = none is only allowed when listening "
+			    "on loopback, not on %s",
+			    ep->path, cfg->listen);
 		if (ch_auth_validate(&ep->auth, &aerr) < 0)
 			return ch_error_set(err, 500, "ConfigError", "[endpoint %s]: %s", ep->path,
-					    aerr.message);
+			                    aerr.message);
 		if (ep->n_allowed_origins == 0 &&
 		    append_string(&ep->allowed_origins, &ep->n_allowed_origins, "*") < 0)
 			return ch_error_set(err, 500, "ConfigError", "out of memory");

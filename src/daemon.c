@@ -34,11 +34,11 @@ struct daemon {
 };
 
 static int listen_socket(const char *listen_addr, char *bound, size_t bound_size,
-			 struct ch_error *err)
+                         struct ch_error *err)
 {
 	char host[256], port[16];
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
 	struct addrinfo *res;
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
@@ -46,10 +46,10 @@ static int listen_socket(const char *listen_addr, char *bound, size_t bound_size
 
 	if (ch_split_host_port(listen_addr, host, sizeof(host), port, sizeof(port)) < 0)
 		return ch_error_set(err, 500, "ListenFailed", "listen: \"%s\" is not ADDR:PORT",
-				    listen_addr);
+		                    listen_addr);
 	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0)
 		return ch_error_set(err, 500, "ListenFailed", "listen %s: %s", listen_addr,
-				    gai_strerror(rc));
+		                    gai_strerror(rc));
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 511) < 0 ||
@@ -60,15 +60,15 @@ static int listen_socket(const char *listen_addr, char *bound, size_t bound_size
 			close(fd);
 		freeaddrinfo(res);
 		return ch_error_set(err, 500, "ListenFailed", "listen %s: %s", listen_addr,
-				    strerror(e));
+		                    strerror(e));
 	}
 	freeaddrinfo(res);
 	if (ss.ss_family == AF_INET6)
 		snprintf(bound, bound_size, "[%s]:%u", host,
-			 ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+		         ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
 	else
 		snprintf(bound, bound_size, "%s:%u", host,
-			 ntohs(((struct sockaddr_in *)&ss)->sin_port));
+		         ntohs(((struct sockaddr_in *)&ss)->sin_port));
 	return fd;
 }
 
@@ -91,7 +91,7 @@ static void on_drain_deadline(evutil_socket_t fd, short what, void *arg)
 	/* Whatever is still open was never acknowledged, so nothing is lost: the
 	 * sender retries it. */
 	ch_warn("shutdown: drain deadline passed with %zu requests unanswered",
-		ch_http_server_busy(d->http));
+	        ch_http_server_busy(d->http));
 	event_base_loopexit(d->base, NULL);
 }
 
@@ -105,7 +105,7 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	d->draining = true;
 	ch_info("shutdown: %s received; finishing %zu requests in flight",
-		sig == SIGTERM ? "SIGTERM" : "SIGINT", ch_http_server_busy(d->http));
+	        sig == SIGTERM ? "SIGTERM" : "SIGINT", ch_http_server_busy(d->http));
 	ch_http_server_drain(d->http);
 	evtimer_add(d->drain_deadline, &deadline);
 	on_drain_poll(-1, 0, d);
@@ -140,17 +140,17 @@ int ch_daemon_run(const struct ch_config *cfg, int ready_fd, struct ch_error *er
 {
 	struct daemon d = {.cfg = cfg};
 	struct ch_store_options sopts = {
-		.path = cfg->db_path,
-		.synchronous = cfg->synchronous,
-		.busy_timeout_ms = (int)cfg->busy_timeout_ms,
+	    .path = cfg->db_path,
+	    .synchronous = cfg->synchronous,
+	    .busy_timeout_ms = (int)cfg->busy_timeout_ms,
 	};
 	struct ch_http_limits limits = {
-		.max_header = cfg->max_header,
-		.max_body = cfg->max_body,
-		.max_connections = cfg->max_connections,
-		.request_timeout_ms = cfg->request_timeout_ms,
-		.idle_timeout_ms = cfg->idle_timeout_ms,
-		.retry_after_s = cfg->retry_after_s,
+	    .max_header = cfg->max_header,
+	    .max_body = cfg->max_body,
+	    .max_connections = cfg->max_connections,
+	    .request_timeout_ms = cfg->request_timeout_ms,
+	    .idle_timeout_ms = cfg->idle_timeout_ms,
+	    .retry_after_s = cfg->retry_after_s,
 	};
 	char bound[300];
 	int fd;
@@ -190,7 +190,7 @@ int ch_daemon_run(const struct ch_config *cfg, int ready_fd, struct ch_error *er
 	}
 	for (size_t i = 0; i < cfg->n_endpoints; i++)
 		ch_info("endpoint: %s auth=%s", cfg->endpoints[i].path,
-			ch_auth_mode_name(cfg->endpoints[i].auth.mode));
+		        ch_auth_mode_name(cfg->endpoints[i].auth.mode));
 	/* Scripts and tests read the port from this line when they asked for port 0. */
 	ch_info("listening on %s pid=%ld", bound, (long)getpid());
 	if (ready_fd >= 0) {

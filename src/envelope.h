@@ -20,6 +20,7 @@
 
 #include "error.h"
 #include "json.h"
+#include "timefmt.h" /* ch_time_parse, ch_time_format */
 
 enum ch_format {
 	CH_FORMAT_PREVIEW,     /* 2021 private preview: one object, PascalCase data */
@@ -38,14 +39,14 @@ struct ch_event {
 	const char *subject; /* NULL when absent/null */
 	const char *call_id; /* data.CallLegId, else data.callConnectionId; NULL when absent */
 	const char *time;    /* normalised UTC "YYYY-MM-DDTHH:MM:SS.ffffffZ"; NULL only for a
-				CloudEvent without "time" */
+	                        CloudEvent without "time" */
 	int64_t time_us;     /* microseconds since the Unix epoch; valid when time != NULL */
 	const char *raw;     /* the event's bytes as journaled (not NUL-terminated) */
 	size_t raw_len;
-	const struct ch_json *json; /* the event object; NULL in CloudEvents binary mode */
-	const struct ch_json *data; /* the data member; NULL when absent */
-	uint8_t dedupe_key[32];     /* SHA-256, see envelope.c for what it covers */
-	bool is_validation;         /* Microsoft.EventGrid.SubscriptionValidationEvent */
+	const struct ch_json *json;  /* the event object (binary mode: the synthesised one) */
+	const struct ch_json *data;  /* the data member; NULL when absent, null or data_base64 */
+	uint8_t dedupe_key[32];      /* SHA-256, see envelope.c for what it covers */
+	bool is_validation;          /* Microsoft.EventGrid.SubscriptionValidationEvent */
 	const char *validation_code; /* data.validationCode when is_validation */
 };
 
@@ -56,16 +57,16 @@ struct ch_header {
 
 /* What the HTTP layer knows about the request besides the body. */
 struct ch_envelope_input {
-	const char *content_type; /* NULL when the request had none */
+	const char *content_type;        /* NULL when the request had none */
 	const struct ch_header *headers; /* all request headers (for ce-* binary mode, aeg-*) */
 	size_t n_headers;
 };
 
 struct ch_envelope_limits {
-	unsigned max_depth;    /* JSON nesting; default 64 */
-	size_t max_events;     /* events per body; default 5000 */
-	size_t max_id_len;     /* id, source/topic, subject, call id; default 1024 */
-	size_t max_type_len;   /* event type; default 256 */
+	unsigned max_depth;  /* JSON nesting; default 64 */
+	size_t max_events;   /* events per body; default 5000 */
+	size_t max_id_len;   /* id, source/topic, subject, call id; default 1024 */
+	size_t max_type_len; /* event type; default 256 */
 };
 
 struct ch_batch {
@@ -75,19 +76,17 @@ struct ch_batch {
 	char *synth;             /* owned; binary-mode structured event, else NULL */
 };
 
-/* Parse body into out.  On failure returns -1, fills err (400 InvalidJson /
- * InvalidEvent / EmptyBatch / TooManyEvents, 415 UnsupportedMediaType) and
- * leaves out empty.  Messages name the index and field:
- * "event 3: field \"eventTime\": not an RFC 3339 time". */
+/* Parse body into out.  On failure returns -1, fills err and leaves out empty:
+ *   400 EmptyBody, InvalidJson, InvalidUtf8, TooDeep, StringTooLong (json.h),
+ *       InvalidEnvelope (not an object or array), EmptyBatch, InvalidEvent
+ *   413 TooManyEvents, PayloadTooLarge      415 UnsupportedMediaType
+ *   500 InternalError (out of memory)
+ * Messages name the 0-based index and the field:
+ * "event 3: field \"eventTime\": not an RFC 3339 date-time (\"2021-13-01...\")".
+ * A limit of 0 (or limits NULL) means the default. */
 int ch_envelope_parse(const char *body, size_t len, const struct ch_envelope_input *in,
-		      const struct ch_envelope_limits *limits, struct ch_batch *out,
-		      struct ch_error *err);
+                      const struct ch_envelope_limits *limits, struct ch_batch *out,
+                      struct ch_error *err);
 void ch_batch_free(struct ch_batch *batch);
-
-/* RFC 3339 date-time ("2021-05-05T20:08:39.0157964Z", "...+00:00", 0-9 fraction
- * digits) to microseconds since the epoch (fraction truncated).  Returns 0 or -1. */
-int ch_time_parse(const char *text, size_t len, int64_t *us);
-/* Format microseconds as "YYYY-MM-DDTHH:MM:SS.ffffffZ"; buf needs 28 bytes. */
-void ch_time_format(int64_t us, char buf[28]);
 
 #endif

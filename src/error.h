@@ -17,9 +17,9 @@ struct ch_error {
 
 /* Record an error; returns -1 so callers can write `return ch_error_set(...)`. */
 int ch_error_set(struct ch_error *err, int status, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-int ch_error_vset(struct ch_error *err, int status, const char *code, const char *fmt,
-		  va_list ap) __attribute__((format(printf, 4, 0)));
+    __attribute__((format(printf, 4, 5)));
+int ch_error_vset(struct ch_error *err, int status, const char *code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 void ch_error_clear(struct ch_error *err);
 
 #endif

@@ -47,8 +47,8 @@ struct ch_http_conn {
 	struct event *resume;             /* parse pipelined input after an answer */
 	enum conn_state state;
 	http_parser parser;
-	bool over_limit;    /* accepted past max_connections: answer 429 */
-	bool in_message;    /* a request has started */
+	bool over_limit; /* accepted past max_connections: answer 429 */
+	bool in_message; /* a request has started */
 	bool headers_done;
 	bool keep_alive;
 	bool last_was_value; /* header callbacks: a new field starts a new header */
@@ -84,26 +84,46 @@ struct ch_http_server {
 static const char *reason_phrase(int status)
 {
 	switch (status) {
-	case 100: return "Continue";
-	case 200: return "OK";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 411: return "Length Required";
-	case 413: return "Content Too Large";
-	case 415: return "Unsupported Media Type";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 503: return "Service Unavailable";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Unknown";
+	case 100:
+		return "Continue";
+	case 200:
+		return "OK";
+	case 202:
+		return "Accepted";
+	case 204:
+		return "No Content";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
+	case 411:
+		return "Length Required";
+	case 413:
+		return "Content Too Large";
+	case 415:
+		return "Unsupported Media Type";
+	case 429:
+		return "Too Many Requests";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 501:
+		return "Not Implemented";
+	case 503:
+		return "Service Unavailable";
+	case 505:
+		return "HTTP Version Not Supported";
+	default:
+		return "Unknown";
 	}
 }
 
@@ -227,8 +247,8 @@ static bool header_value_safe(const char *v)
 }
 
 static void write_response(struct ch_http_conn *c, int status, const char *content_type,
-			   const struct ch_header *extra, size_t n_extra, const char *body,
-			   size_t len, bool close_after)
+                           const struct ch_header *extra, size_t n_extra, const char *body,
+                           size_t len, bool close_after)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 
@@ -278,11 +298,11 @@ static void fail_connection(struct ch_http_conn *c, const struct ch_error *err)
 	snprintf(retry, sizeof(retry), "%ld", c->srv->limits.retry_after_s);
 	error_body(err, body);
 	write_response(c, err->status, "application/json", &h,
-		       (err->status == 429 || err->status == 503) ? 1 : 0,
-		       (const char *)evbuffer_pullup(body, -1), evbuffer_get_length(body), true);
+	               (err->status == 429 || err->status == 503) ? 1 : 0,
+	               (const char *)evbuffer_pullup(body, -1), evbuffer_get_length(body), true);
 	evbuffer_free(body);
-	ch_debug("http request=%llu remote=%s status=%d code=%s",
-		 (unsigned long long)c->req.id, c->remote, err->status, err->code);
+	ch_debug("http request=%llu remote=%s status=%d code=%s", (unsigned long long)c->req.id,
+	         c->remote, err->status, err->code);
 	set_state(c, CLOSING, false);
 	bufferevent_disable(c->bev, EV_READ);
 	evtimer_del(c->timer);
@@ -290,7 +310,7 @@ static void fail_connection(struct ch_http_conn *c, const struct ch_error *err)
 }
 
 void ch_http_respond(struct ch_http_request *req, int status, const char *content_type,
-		     const struct ch_header *extra, size_t n_extra, const char *body, size_t len)
+                     const struct ch_header *extra, size_t n_extra, const char *body, size_t len)
 {
 	struct ch_http_conn *c = req->conn;
 	bool close_after;
@@ -302,7 +322,7 @@ void ch_http_respond(struct ch_http_request *req, int status, const char *conten
 	close_after = !c->keep_alive || c->srv->draining || c->over_limit;
 	write_response(c, status, content_type, extra, n_extra, body, len, close_after);
 	ch_debug("http request=%llu remote=%s method=%s path=%.128s status=%d",
-		 (unsigned long long)req->id, c->remote, req->method, req->path, status);
+	         (unsigned long long)req->id, c->remote, req->method, req->path, status);
 	if (close_after) {
 		set_state(c, CLOSING, false);
 		bufferevent_disable(c->bev, EV_READ);
@@ -321,7 +341,7 @@ void ch_http_respond(struct ch_http_request *req, int status, const char *conten
 }
 
 void ch_http_respond_error_h(struct ch_http_request *req, const struct ch_error *err,
-			     const struct ch_header *extra, size_t n_extra)
+                             const struct ch_header *extra, size_t n_extra)
 {
 	struct evbuffer *body = evbuffer_new();
 	struct ch_header headers[8];
@@ -336,7 +356,7 @@ void ch_http_respond_error_h(struct ch_http_request *req, const struct ch_error 
 	}
 	error_body(err, body);
 	ch_http_respond(req, err->status, "application/json", headers, n,
-			(const char *)evbuffer_pullup(body, -1), evbuffer_get_length(body));
+	                (const char *)evbuffer_pullup(body, -1), evbuffer_get_length(body));
 	evbuffer_free(body);
 }
 
@@ -353,7 +373,7 @@ static int append_hbuf(struct ch_http_conn *c, const char *at, size_t len)
 
 	if (c->hlen + len + 1 > lim->max_header) {
 		ch_error_set(&c->pending, 431, "HeadersTooLarge",
-			     "request line and headers exceed %zu bytes", lim->max_header);
+		             "request line and headers exceed %zu bytes", lim->max_header);
 		return -1;
 	}
 	if (c->hlen + len + 1 > c->hcap) {
@@ -416,7 +436,7 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
 			return -1; /* end of the previous value */
 		if (c->n_headers == MAX_HEADERS) {
 			ch_error_set(&c->pending, 431, "HeadersTooLarge",
-				     "more than %d header lines", MAX_HEADERS);
+			             "more than %d header lines", MAX_HEADERS);
 			return -1;
 		}
 		c->header_offsets[c->n_headers][0] = c->hlen;
@@ -490,19 +510,20 @@ static int on_headers_complete(http_parser *p)
 
 	if (p->http_major != 1) {
 		ch_error_set(&c->pending, 505, "HTTPVersionNotSupported",
-			     "HTTP/%u.%u is not supported: use HTTP/1.1", p->http_major, p->http_minor);
+		             "HTTP/%u.%u is not supported: use HTTP/1.1", p->http_major,
+		             p->http_minor);
 		return -1;
 	}
 	if (c->over_limit) {
 		ch_error_set(&c->pending, 429, "TooManyConnections",
-			     "more than %ld connections are open; retry later",
-			     lim->max_connections);
+		             "more than %ld connections are open; retry later",
+		             lim->max_connections);
 		return -1;
 	}
 	if ((p->flags & F_CONTENTLENGTH) && p->content_length > lim->max_body) {
 		ch_error_set(&c->pending, 413, "BodyTooLarge",
-			     "request body of %llu bytes exceeds the limit of %zu bytes",
-			     (unsigned long long)p->content_length, lim->max_body);
+		             "request body of %llu bytes exceeds the limit of %zu bytes",
+		             (unsigned long long)p->content_length, lim->max_body);
 		return -1;
 	}
 	if ((p->flags & F_CONTENTLENGTH) && p->content_length > 0) {
@@ -529,7 +550,7 @@ static int on_body(http_parser *p, const char *at, size_t len)
 
 	if (c->body_len + len > max) { /* chunked: no length announced */
 		ch_error_set(&c->pending, 413, "BodyTooLarge",
-			     "request body exceeds the limit of %zu bytes", max);
+		             "request body exceeds the limit of %zu bytes", max);
 		return -1;
 	}
 	if (c->body_len + len + 1 > c->body_cap) {
@@ -562,13 +583,13 @@ static int on_message_complete(http_parser *p)
 }
 
 static const http_parser_settings parser_settings = {
-	.on_message_begin = on_message_begin,
-	.on_url = on_url,
-	.on_header_field = on_header_field,
-	.on_header_value = on_header_value,
-	.on_headers_complete = on_headers_complete,
-	.on_body = on_body,
-	.on_message_complete = on_message_complete,
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
 };
 
 static void dispatch(struct ch_http_conn *c)
@@ -598,7 +619,7 @@ static void parse_error(struct ch_http_conn *c)
 		ch_error_set(&err, 431, "HeadersTooLarge", "request headers are too large");
 	else
 		ch_error_set(&err, 400, "BadRequest", "malformed HTTP request: %s",
-			     http_errno_description(e));
+		             http_errno_description(e));
 	fail_connection(c, &err);
 }
 
@@ -664,9 +685,9 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
 	if (c->state == READING && c->in_message) {
 		ch_error_set(&err, 408, "RequestTimeout",
-			     "request not complete within %ld ms (is Content-Length larger than "
-			     "the body?)",
-			     c->srv->limits.request_timeout_ms);
+		             "request not complete within %ld ms (is Content-Length larger than "
+		             "the body?)",
+		             c->srv->limits.request_timeout_ms);
 		fail_connection(c, &err);
 		return;
 	}
@@ -696,7 +717,7 @@ static void format_remote(const struct sockaddr *sa, char *buf, size_t size)
 }
 
 static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
-		      int salen, void *arg)
+                      int salen, void *arg)
 {
 	struct ch_http_server *srv = arg;
 	long max = srv->limits.max_connections;
@@ -757,14 +778,14 @@ static void on_accept_error(struct evconnlistener *lev, void *arg)
 
 	/* EMFILE and friends: pause accepting briefly instead of spinning. */
 	ch_warn("http: accept failed: %s; pausing %d ms", evutil_socket_error_to_string(e),
-		ACCEPT_BACKOFF_MS);
+	        ACCEPT_BACKOFF_MS);
 	evconnlistener_disable(lev);
 	evtimer_add(srv->accept_backoff, &tv);
 }
 
 struct ch_http_server *ch_http_server_new(struct event_base *base, evutil_socket_t listen_fd,
-					  const struct ch_http_limits *limits,
-					  ch_http_handler handler, void *arg, struct ch_error *err)
+                                          const struct ch_http_limits *limits,
+                                          ch_http_handler handler, void *arg, struct ch_error *err)
 {
 	struct ch_http_server *srv = calloc(1, sizeof(*srv));
 
@@ -779,9 +800,8 @@ struct ch_http_server *ch_http_server_new(struct event_base *base, evutil_socket
 	/* http_parser's own cap must sit above ours, so ours answers first (431). */
 	http_parser_set_max_header_size((uint32_t)(limits->max_header * 2 + 80 * 1024));
 	srv->accept_backoff = evtimer_new(base, on_accept_backoff, srv);
-	srv->listener = evconnlistener_new(base, on_accept, srv,
-					   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0,
-					   listen_fd);
+	srv->listener = evconnlistener_new(
+	    base, on_accept, srv, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, listen_fd);
 	if (srv->listener == NULL || srv->accept_backoff == NULL) {
 		ch_error_set(err, 500, "ListenFailed", "cannot watch the listening socket");
 		ch_http_server_free(srv);

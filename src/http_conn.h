@@ -34,17 +34,17 @@ struct ch_http_server;
 struct ch_http_conn;
 
 struct ch_http_request {
-	uint64_t id;          /* unique per process, echoed as X-Request-Id */
-	const char *method;   /* "POST", "GET"... */
-	const char *path;     /* target up to '?' (not decoded), NUL-terminated */
+	uint64_t id;        /* unique per process, echoed as X-Request-Id */
+	const char *method; /* "POST", "GET"... */
+	const char *path;   /* target up to '?' (not decoded), NUL-terminated */
 	size_t path_len;
-	const char *query;    /* after '?', NULL when none; may hold secrets: never log */
+	const char *query; /* after '?', NULL when none; may hold secrets: never log */
 	const struct ch_header *headers;
 	size_t n_headers;
-	const char *body;     /* NUL-terminated for convenience; body_len excludes it */
+	const char *body; /* NUL-terminated for convenience; body_len excludes it */
 	size_t body_len;
-	const char *remote;   /* "ADDR:PORT" of the peer */
-	int64_t received_us;  /* when its first byte arrived */
+	const char *remote;        /* "ADDR:PORT" of the peer */
+	int64_t received_us;       /* when its first byte arrived */
 	struct ch_http_conn *conn; /* private */
 };
 
@@ -60,9 +60,8 @@ struct ch_http_limits {
 };
 
 struct ch_http_server *ch_http_server_new(struct event_base *base, evutil_socket_t listen_fd,
-					  const struct ch_http_limits *limits,
-					  ch_http_handler handler, void *arg,
-					  struct ch_error *err);
+                                          const struct ch_http_limits *limits,
+                                          ch_http_handler handler, void *arg, struct ch_error *err);
 /* Stop accepting, close idle connections, and close every other one after its
  * current answer.  Used for shutdown. */
 void ch_http_server_drain(struct ch_http_server *srv);
@@ -75,12 +74,12 @@ void ch_http_server_free(struct ch_http_server *srv);
 /* Answer a request (exactly once).  extra headers are added verbatim; a value
  * holding CR or LF is dropped.  body may be NULL when len is 0. */
 void ch_http_respond(struct ch_http_request *req, int status, const char *content_type,
-		     const struct ch_header *extra, size_t n_extra, const char *body, size_t len);
+                     const struct ch_header *extra, size_t n_extra, const char *body, size_t len);
 /* Answer with the error shape {"code":...,"message":...}; adds Retry-After to
  * 429 and 503. */
 void ch_http_respond_error(struct ch_http_request *req, const struct ch_error *err);
 /* Same, with extra headers (e.g. Allow on 405). */
 void ch_http_respond_error_h(struct ch_http_request *req, const struct ch_error *err,
-			     const struct ch_header *extra, size_t n_extra);
+                             const struct ch_header *extra, size_t n_extra);
 
 #endif

@@ -485,18 +485,20 @@ static int close_container(struct parser *p)
 	size_t n = p->n_vals - f->vals_base;
 	bool ok_vals, ok_keys = true, ok_lens = true;
 
+	/* No pointer arithmetic on a scratch stack that was never allocated (an
+	 * empty first container): NULL + 0 is undefined behaviour in C. */
+	struct ch_json **children = n != 0 ? p->vals + f->vals_base : NULL;
+
 	node->end = yajl_get_bytes_consumed(p->yajl);
 	p->last_end = node->end;
 	if (node->type == CH_JSON_ARRAY) {
-		node->u.array.items =
-		    arena_copy(p->doc, p->vals + f->vals_base, n, sizeof(*p->vals),
-		               alignof(struct ch_json *), &ok_vals);
+		node->u.array.items = arena_copy(p->doc, children, n, sizeof(*p->vals),
+		                                 alignof(struct ch_json *), &ok_vals);
 		node->u.array.n = n;
 	} else {
 		/* yajl guarantees a value after every key before '}' */
-		node->u.object.values =
-		    arena_copy(p->doc, p->vals + f->vals_base, n, sizeof(*p->vals),
-		               alignof(struct ch_json *), &ok_vals);
+		node->u.object.values = arena_copy(p->doc, children, n, sizeof(*p->vals),
+		                                   alignof(struct ch_json *), &ok_vals);
 		if (n != 0) {
 			node->u.object.keys =
 			    arena_alloc(p->doc, n * sizeof(const char *), alignof(const char *));

@@ -31,7 +31,8 @@ struct ch_json {
 	size_t start, end; /* byte span [start, end) of this value in the parsed text */
 	union {
 		bool boolean;
-		struct { /* CH_JSON_STRING (decoded, NUL-terminated) and CH_JSON_NUMBER (as written) */
+		struct { /* CH_JSON_STRING (decoded, NUL-terminated) and CH_JSON_NUMBER (as written)
+			  */
 			const char *ptr;
 			size_t len;
 		} str;
@@ -60,7 +61,7 @@ struct ch_json_doc;
  * the codes "EmptyBody", "InvalidJson", "InvalidUtf8", "TooDeep", "StringTooLong";
  * the message names the byte offset. */
 int ch_json_parse(const char *text, size_t len, const struct ch_json_limits *limits,
-		  struct ch_json_doc **out, struct ch_error *err);
+                  struct ch_json_doc **out, struct ch_error *err);
 const struct ch_json *ch_json_root(const struct ch_json_doc *doc);
 void ch_json_doc_free(struct ch_json_doc *doc);
 

@@ -79,15 +79,15 @@ int main(int argc, char **argv)
 {
 	enum { OPT_LISTEN = 256, OPT_DB, OPT_LOG_LEVEL };
 	static const struct option options[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"foreground", no_argument, NULL, 'f'},
-		{"check-config", no_argument, NULL, 't'},
-		{"listen", required_argument, NULL, OPT_LISTEN},
-		{"db", required_argument, NULL, OPT_DB},
-		{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"foreground", no_argument, NULL, 'f'},
+	    {"check-config", no_argument, NULL, 't'},
+	    {"listen", required_argument, NULL, OPT_LISTEN},
+	    {"db", required_argument, NULL, OPT_DB},
+	    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *config_path = NULL, *listen = NULL, *db = NULL, *log_level = NULL;
 	bool foreground = false, check_only = false;
@@ -97,19 +97,38 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "c:ftVh", options, NULL)) != -1) {
 		switch (opt) {
-		case 'c': config_path = optarg; break;
-		case 'f': foreground = true; break;
-		case 't': check_only = true; break;
-		case OPT_LISTEN: listen = optarg; break;
-		case OPT_DB: db = optarg; break;
-		case OPT_LOG_LEVEL: log_level = optarg; break;
-		case 'V': printf("callhookd %s\n", PACKAGE_VERSION); return 0;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 't':
+			check_only = true;
+			break;
+		case OPT_LISTEN:
+			listen = optarg;
+			break;
+		case OPT_DB:
+			db = optarg;
+			break;
+		case OPT_LOG_LEVEL:
+			log_level = optarg;
+			break;
+		case 'V':
+			printf("callhookd %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "callhookd: unexpected argument \"%s\" (see --help)\n", argv[optind]);
+		fprintf(stderr, "callhookd: unexpected argument \"%s\" (see --help)\n",
+		        argv[optind]);
 		return 2;
 	}
 
@@ -121,8 +140,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (log_level != NULL && ch_log_level_parse(log_level, &cfg.log_level) < 0) {
-		fprintf(stderr, "callhookd: --log-level: \"%s\" is not error, warn, info or debug\n",
-			log_level);
+		fprintf(stderr,
+		        "callhookd: --log-level: \"%s\" is not error, warn, info or debug\n",
+		        log_level);
 		ch_config_free(&cfg);
 		return 2;
 	}

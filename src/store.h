@@ -24,25 +24,25 @@
 enum ch_store_sync { CH_SYNC_FULL, CH_SYNC_NORMAL, CH_SYNC_OFF };
 
 struct ch_store_options {
-	const char *path;       /* database file; its directory is created if missing */
+	const char *path;               /* database file; its directory is created if missing */
 	enum ch_store_sync synchronous; /* default CH_SYNC_FULL */
-	int busy_timeout_ms;    /* how long a write waits for a lock held elsewhere */
-	bool read_only;         /* open without creating or migrating (report tools) */
+	int busy_timeout_ms;            /* how long a write waits for a lock held elsewhere */
+	bool read_only;                 /* open without creating or migrating (report tools) */
 };
 
 /* One journal row; all pointers are borrowed for the duration of the call. */
 struct ch_journal_row {
-	const char *format;   /* "preview" | "eventgrid" | "cloudevents" */
+	const char *format; /* "preview" | "eventgrid" | "cloudevents" */
 	const char *type;
-	const char *id;       /* nullable */
-	const char *source;   /* nullable: CloudEvents source / Event Grid topic */
-	const char *subject;  /* nullable */
-	const char *call_id;  /* nullable */
-	const char *event_time; /* nullable, normalised UTC text */
-	int64_t event_time_us;  /* meaningful when event_time != NULL */
-	int64_t received_us;    /* when the request was received */
-	const char *remote_addr; /* "127.0.0.1:53422" */
-	const char *endpoint;   /* the listener path it arrived on */
+	const char *id;            /* nullable */
+	const char *source;        /* nullable: CloudEvents source / Event Grid topic */
+	const char *subject;       /* nullable */
+	const char *call_id;       /* nullable */
+	const char *event_time;    /* nullable, normalised UTC text */
+	int64_t event_time_us;     /* meaningful when event_time != NULL */
+	int64_t received_us;       /* when the request was received */
+	const char *remote_addr;   /* "127.0.0.1:53422" */
+	const char *endpoint;      /* the listener path it arrived on */
 	const uint8_t *dedupe_key; /* 32 bytes */
 	const char *raw;
 	size_t raw_len;
@@ -50,8 +50,7 @@ struct ch_journal_row {
 
 struct ch_store;
 
-int ch_store_open(const struct ch_store_options *opts, struct ch_store **out,
-		  struct ch_error *err);
+int ch_store_open(const struct ch_store_options *opts, struct ch_store **out, struct ch_error *err);
 void ch_store_close(struct ch_store *store);
 /* Schema version now in the database (PRAGMA user_version) and the newest compiled in. */
 int ch_store_schema_version(struct ch_store *store);
@@ -66,7 +65,7 @@ void ch_store_rollback_savepoint(struct ch_store *store);
 /* Insert a row; *duplicate is set when its dedupe key is already journaled
  * (the row is then not inserted, and this is not an error). */
 int ch_store_append(struct ch_store *store, const struct ch_journal_row *row, bool *duplicate,
-		    struct ch_error *err);
+                    struct ch_error *err);
 int ch_store_commit(struct ch_store *store, struct ch_error *err);
 void ch_store_rollback(struct ch_store *store);
 

@@ -29,9 +29,17 @@ int ch_parse_size(const char *text, size_t max, size_t *out)
 		const char *suffix;
 		unsigned long long factor;
 	} units[] = {
-		{"", 1},	 {"b", 1},	 {"k", 1ULL << 10}, {"kb", 1ULL << 10}, {"kib", 1ULL << 10},
-		{"m", 1ULL << 20}, {"mb", 1ULL << 20}, {"mib", 1ULL << 20}, {"g", 1ULL << 30},
-		{"gb", 1ULL << 30}, {"gib", 1ULL << 30},
+	    {"", 1},
+	    {"b", 1},
+	    {"k", 1ULL << 10},
+	    {"kb", 1ULL << 10},
+	    {"kib", 1ULL << 10},
+	    {"m", 1ULL << 20},
+	    {"mb", 1ULL << 20},
+	    {"mib", 1ULL << 20},
+	    {"g", 1ULL << 30},
+	    {"gb", 1ULL << 30},
+	    {"gib", 1ULL << 30},
 	};
 	unsigned long long n;
 	const char *rest;
@@ -54,7 +62,8 @@ int ch_parse_duration_ms(const char *text, long max_ms, long *out)
 	static const struct {
 		const char *suffix;
 		unsigned long long factor;
-	} units[] = {{"", 1000}, {"s", 1000}, {"ms", 1}, {"m", 60000}, {"min", 60000}, {"h", 3600000}};
+	} units[] = {{"", 1000},   {"s", 1000},    {"ms", 1},
+	             {"m", 60000}, {"min", 60000}, {"h", 3600000}};
 	unsigned long long n;
 	const char *rest;
 

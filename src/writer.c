@@ -29,7 +29,7 @@ struct ch_writer {
 };
 
 static void push(struct ch_commit_job **head, struct ch_commit_job **tail,
-		 struct ch_commit_job *first, struct ch_commit_job *last)
+                 struct ch_commit_job *first, struct ch_commit_job *last)
 {
 	if (*tail != NULL)
 		(*tail)->next = first;
@@ -188,7 +188,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 }
 
 struct ch_writer *ch_writer_start(struct event_base *base, struct ch_store *store, long max_batch,
-				  struct ch_error *err)
+                                  struct ch_error *err)
 {
 	struct ch_writer *w = calloc(1, sizeof(*w));
 

@@ -28,13 +28,13 @@ struct ch_commit_job {
 	void *arg;
 	/* set by the writer before done runs */
 	size_t accepted, duplicates;
-	struct ch_error err; /* status 0 when committed */
+	struct ch_error err;        /* status 0 when committed */
 	struct ch_commit_job *next; /* private */
 };
 
 /* The writer takes over the store (it alone uses it from now on). */
 struct ch_writer *ch_writer_start(struct event_base *base, struct ch_store *store, long max_batch,
-				  struct ch_error *err);
+                                  struct ch_error *err);
 void ch_writer_submit(struct ch_writer *w, struct ch_commit_job *job);
 /* Did the last transaction (or recovery probe) succeed? */
 bool ch_writer_healthy(struct ch_writer *w);
