@@ -23,7 +23,8 @@ struct intake {
 	struct ch_http_request *req;
 	struct ch_batch batch;
 	struct ch_journal_row *rows;
-	const char *validation_code; /* points into batch */
+	char *kept;                  /* what rows point to once the batch is freed */
+	const char *validation_code; /* points into batch, then into kept */
 };
 
 static const struct ch_header allow_post[] = {{"Allow", "POST, OPTIONS"}};
@@ -109,7 +110,71 @@ static void intake_free(struct intake *in)
 {
 	ch_batch_free(&in->batch);
 	free(in->rows);
+	free(in->kept);
 	free(in);
+}
+
+static size_t kept_size(const char *s)
+{
+	return s != NULL ? strlen(s) + 1 : 0;
+}
+
+static const char *keep(char **cursor, const char *s)
+{
+	char *copy = *cursor;
+	size_t n = kept_size(s);
+
+	if (s == NULL)
+		return NULL;
+	memcpy(copy, s, n);
+	*cursor += n;
+	return copy;
+}
+
+/* Binary-mode CloudEvents are synthesised into the batch; the rest are spans of the body. */
+static bool raw_in_body(const struct intake *in, const struct ch_journal_row *r)
+{
+	const char *body = in->req->body;
+
+	return r->raw >= body && r->raw + r->raw_len <= body + in->req->body_len;
+}
+
+/* Copy what the rows point to out of the parsed batch and free the batch.
+ * The JSON tree can be tens of times the body for hostile input, and a
+ * request may wait for its commit: what waits is then the body plus this. */
+static int detach_from_batch(struct intake *in, size_t n)
+{
+	size_t need = kept_size(in->validation_code);
+	char *cursor;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct ch_journal_row *r = &in->rows[i];
+
+		need += kept_size(r->type) + kept_size(r->id) + kept_size(r->source) +
+		        kept_size(r->subject) + kept_size(r->call_id) + kept_size(r->event_time) +
+		        32 + (raw_in_body(in, r) ? 0 : r->raw_len);
+	}
+	if ((cursor = in->kept = malloc(need ? need : 1)) == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct ch_journal_row *r = &in->rows[i];
+
+		r->type = keep(&cursor, r->type);
+		r->id = keep(&cursor, r->id);
+		r->source = keep(&cursor, r->source);
+		r->subject = keep(&cursor, r->subject);
+		r->call_id = keep(&cursor, r->call_id);
+		r->event_time = keep(&cursor, r->event_time);
+		r->dedupe_key = memcpy(cursor, r->dedupe_key, 32);
+		cursor += 32;
+		if (!raw_in_body(in, r)) {
+			r->raw = memcpy(cursor, r->raw, r->raw_len);
+			cursor += r->raw_len;
+		}
+	}
+	in->validation_code = keep(&cursor, in->validation_code);
+	ch_batch_free(&in->batch);
+	return 0;
 }
 
 static void on_committed(struct ch_commit_job *job, void *arg)
@@ -204,6 +269,11 @@ static void post_events(struct ch_api *api, const struct ch_endpoint *ep,
 		ch_info("intake: answered Event Grid subscription validation on %s", ep->path);
 	if (n == 0) { /* a validation request alone: nothing to make durable */
 		respond_accepted(req, 0, 0, in->validation_code);
+		intake_free(in);
+		return;
+	}
+	if (detach_from_batch(in, n) < 0) {
+		respond_simple_error(req, 503, "OutOfMemory", "out of memory", NULL, 0);
 		intake_free(in);
 		return;
 	}
