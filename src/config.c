@@ -185,7 +185,7 @@ static int server_key(struct load_ctx *ctx, const char *name, const char *value)
 
 		if (set_duration(ctx, name, value, 1000, 86400000, &ms) < 0)
 			return -1;
-		cfg->retry_after_s = ms / 1000;
+		cfg->retry_after_s = (ms + 999) / 1000; /* never round a wait down */
 		return 0;
 	}
 	return BAD(ctx, "unknown key \"%.64s\" in [server]", name);
@@ -269,22 +269,33 @@ static int endpoint_key(struct load_ctx *ctx, struct ch_endpoint *ep, const char
 			return -1;
 		return 0;
 	}
-	if (strcmp(name, "query_param") == 0)
-		return replace_string(&ep->auth.query_param, value);
-	if (strcmp(name, "header") == 0)
-		return replace_string(&ep->auth.header, value);
+	if (strcmp(name, "query_param") == 0 || strcmp(name, "header") == 0) {
+		if (value[0] == '\0' || strpbrk(value, " \t:=&?#") != NULL)
+			return BAD(ctx, "%s: \"%.64s\" is not a usable name", name, value);
+		return replace_string(name[0] == 'q' ? &ep->auth.query_param : &ep->auth.header,
+		                      value);
+	}
 	if (strcmp(name, "tolerance") == 0) {
 		long ms = 0;
 
 		if (set_duration(ctx, name, value, 1000, 86400000, &ms) < 0)
 			return -1;
-		ep->auth.tolerance_s = ms / 1000;
+		ep->auth.tolerance_s = (ms + 999) / 1000;
 		return 0;
 	}
 	if (strcmp(name, "allowed_origin") == 0)
 		return append_string(&ep->allowed_origins, &ep->n_allowed_origins, value);
-	if (strcmp(name, "allowed_rate") == 0)
+	if (strcmp(name, "allowed_rate") == 0) {
+		long rate;
+
+		/* CloudEvents webhook spec: requests per minute, or "*" */
+		if (strcmp(value, "*") != 0 && ch_parse_long(value, 1, 1000000000, &rate) < 0)
+			return BAD(ctx,
+			           "allowed_rate: \"%.64s\" is not a number of requests per "
+			           "minute or *",
+			           value);
 		return replace_string(&ep->allowed_rate, value);
+	}
 	return BAD(ctx, "unknown key \"%.64s\" in [endpoint %s]", name, ep->path);
 }
 
@@ -354,34 +365,61 @@ static void set_ini_options(void)
 	ini_allow_multiline = false;
 }
 
-/* inih calls back only for key = value lines, so a bare "[endpoint /x]" with
- * every key at its default would vanish.  Declare endpoint sections from their
- * header lines first.  Returns the 1-based line of a bad header, or 0. */
-static int declare_endpoints(struct load_ctx *ctx, const char *text)
+static bool known_section(const char *name)
 {
-	int line = 0;
+	return strcmp(name, "server") == 0 || strcmp(name, "limits") == 0 ||
+	       strcmp(name, "store") == 0 || strcmp(name, "log") == 0 ||
+	       strncmp(name, "endpoint ", 9) == 0;
+}
+
+/* What inih does not tell us, checked line by line before it parses:
+ * - it splits a line longer than its buffer and reads the rest as a line of
+ *   its own, so the tail of a long comment could set a key: refuse long lines;
+ * - it calls back only for key = value lines, so a bare "[endpoint /x]" (all
+ *   keys at their defaults) would vanish and a misspelt empty "[Server]" would
+ *   pass: check every section header, and declare endpoints from theirs.
+ * Returns the 1-based line of the first problem (ctx->err says what), or 0. */
+static int prescan(struct load_ctx *ctx, const char *text)
+{
+	const size_t max_len = (size_t)ini_max_line - 2; /* inih keeps room for "\n\0" */
+	int line = 1;
 
 	for (const char *p = text; *p != '\0'; line++) {
 		const char *eol = strchr(p, '\n');
 		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+		const char *next = eol ? eol + 1 : p + len;
 		char section[256];
 
+		if (len > 0 && p[len - 1] == '\r')
+			len--;
+		if (len > max_len) {
+			BAD(ctx, "line is longer than %zu characters", max_len);
+			return line;
+		}
 		while (len > 0 && (*p == ' ' || *p == '\t')) {
 			p++;
 			len--;
 		}
-		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\r'))
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
 			len--;
-		if (len > 10 && len < sizeof(section) && p[0] == '[' && p[len - 1] == ']' &&
-		    strncmp(p + 1, "endpoint ", 9) == 0) {
+		if (len > 0 && p[0] == '[') {
+			if (len < 3 || p[len - 1] != ']') {
+				BAD(ctx, "a section header is written [name]");
+				return line;
+			}
 			memcpy(section, p + 1, len - 2);
 			section[len - 2] = '\0';
+			if (!known_section(section)) {
+				BAD(ctx, "unknown section [%.64s]", section);
+				return line;
+			}
 			/* An endpoint is created by its first key; "auth" is harmless to
 			 * repeat with the default it already has. */
-			if (on_ini_pair(ctx, section, "auth", "none") == 0)
-				return line + 1;
+			if (strncmp(section, "endpoint ", 9) == 0 &&
+			    on_ini_pair(ctx, section, "auth", "none") == 0)
+				return line;
 		}
-		p = eol ? eol + 1 : p + len;
+		p = next;
 	}
 	return 0;
 }
@@ -393,7 +431,9 @@ static int load_text(struct ch_config *cfg, const char *text, const char *where,
 	int rc;
 
 	set_ini_options();
-	rc = declare_endpoints(&ctx, text);
+	rc = prescan(&ctx, text);
+	if (rc != 0)
+		ctx.failed = true;
 	if (rc == 0)
 		rc = ini_parse_string(text, on_ini_pair, &ctx);
 	return finish_load(&ctx, rc, where, err);

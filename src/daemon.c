@@ -101,8 +101,14 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	long ms = d->cfg->drain_timeout_ms;
 	struct timeval deadline = {ms / 1000, (ms % 1000) * 1000};
 
-	if (d->draining)
+	if (d->draining) { /* a second signal: the operator does not want to wait */
+		ch_warn(
+		    "shutdown: second signal; leaving %zu requests unanswered (not acknowledged, "
+		    "so the senders retry them)",
+		    ch_http_server_busy(d->http));
+		event_base_loopexit(d->base, NULL);
 		return;
+	}
 	d->draining = true;
 	ch_info("shutdown: %s received; finishing %zu requests in flight",
 	        sig == SIGTERM ? "SIGTERM" : "SIGINT", ch_http_server_busy(d->http));
@@ -192,7 +198,7 @@ int ch_daemon_run(const struct ch_config *cfg, int ready_fd, struct ch_error *er
 		ch_info("endpoint: %s auth=%s", cfg->endpoints[i].path,
 		        ch_auth_mode_name(cfg->endpoints[i].auth.mode));
 	/* Scripts and tests read the port from this line when they asked for port 0. */
-	ch_info("listening on %s pid=%ld", bound, (long)getpid());
+	ch_notice("listening on %s pid=%ld", bound, (long)getpid());
 	if (ready_fd >= 0) {
 		ssize_t w = write(ready_fd, "R", 1);
 
@@ -201,6 +207,6 @@ int ch_daemon_run(const struct ch_config *cfg, int ready_fd, struct ch_error *er
 	}
 	event_base_dispatch(d.base);
 	teardown(&d);
-	ch_info("shutdown: done");
+	ch_notice("shutdown: done");
 	return 0;
 }

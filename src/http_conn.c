@@ -766,7 +766,7 @@ static void on_accept_backoff(evutil_socket_t fd, short what, void *arg)
 {
 	struct ch_http_server *srv = arg;
 
-	if (!srv->draining)
+	if (srv->listener != NULL)
 		evconnlistener_enable(srv->listener);
 }
 
@@ -816,8 +816,12 @@ void ch_http_server_drain(struct ch_http_server *srv)
 	struct ch_http_conn *c, *next;
 
 	srv->draining = true;
-	if (srv->listener != NULL)
-		evconnlistener_disable(srv->listener);
+	/* Close the socket, not just stop accepting: new connections are then
+	 * refused at once instead of waiting in the backlog to be reset at exit. */
+	if (srv->listener != NULL) {
+		evconnlistener_free(srv->listener);
+		srv->listener = NULL;
+	}
 	for (c = srv->conns; c != NULL; c = next) {
 		next = c->next;
 		if (c->state == READING && !c->in_message)

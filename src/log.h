@@ -15,6 +15,9 @@ int ch_log_level_parse(const char *text, enum ch_log_level *level);
 void ch_log_set_level(enum ch_log_level level);
 bool ch_log_enabled(enum ch_log_level level);
 void ch_log(enum ch_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Whatever the level ("notice"): the few lines scripts depend on, such as the
+ * port picked for --listen ADDR:0. */
+void ch_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #define ch_error_log(...) ch_log(CH_LOG_ERROR, __VA_ARGS__)
 #define ch_warn(...)      ch_log(CH_LOG_WARN, __VA_ARGS__)

@@ -85,9 +85,13 @@ int ch_parse_long(const char *text, long min, long max, long *out)
 	char *end;
 	long v;
 
+	/* strtol would also take leading spaces and a '+': "+80" is not a port */
+	if (!isdigit((unsigned char)text[0]) &&
+	    !(text[0] == '-' && isdigit((unsigned char)text[1])))
+		return -1;
 	errno = 0;
 	v = strtol(text, &end, 10);
-	if (errno != 0 || end == text || *end != '\0' || isspace((unsigned char)text[0]))
+	if (errno != 0 || *end != '\0')
 		return -1;
 	if (v < min || v > max)
 		return -1;

@@ -41,34 +41,34 @@ END_TEST
 START_TEST(test_every_section)
 {
 	static const char text[] = "# comment\n"
-				   "; another\n"
-				   "[server]\n"
-				   "listen = [::1]:9000\n"
-				   "max_connections = 10\n"
-				   "request_timeout = 500ms\n"
-				   "idle_timeout = 2m\n"
-				   "drain_timeout = 3\n"
-				   "retry_after = 30s\n"
-				   "[limits]\n"
-				   "max_body = 2M\n"
-				   "max_header = 8k\n"
-				   "max_events = 50\n"
-				   "max_depth = 20\n"
-				   "max_id_length = 128\n"
-				   "[store]\n"
-				   "path = /tmp/x.db\n"
-				   "synchronous = normal\n"
-				   "busy_timeout = 250ms\n"
-				   "max_batch = 64\n"
-				   "[log]\n"
-				   "level = debug\n"
-				   "[endpoint /acs]\n"
-				   "auth = secret\n"
-				   "query_param = code\n"
-				   "secret = a secret; with a semicolon\n"
-				   "allowed_origin = eventgrid.azure.net\n"
-				   "allowed_rate = 120\n"
-				   "[endpoint /empty]\n";
+	                           "; another\n"
+	                           "[server]\n"
+	                           "listen = [::1]:9000\n"
+	                           "max_connections = 10\n"
+	                           "request_timeout = 500ms\n"
+	                           "idle_timeout = 2m\n"
+	                           "drain_timeout = 3\n"
+	                           "retry_after = 1500ms\n"
+	                           "[limits]\n"
+	                           "max_body = 2M\n"
+	                           "max_header = 8k\n"
+	                           "max_events = 50\n"
+	                           "max_depth = 20\n"
+	                           "max_id_length = 128\n"
+	                           "[store]\n"
+	                           "path = /tmp/x.db\n"
+	                           "synchronous = normal\n"
+	                           "busy_timeout = 250ms\n"
+	                           "max_batch = 64\n"
+	                           "[log]\n"
+	                           "level = debug\n"
+	                           "[endpoint /acs]\n"
+	                           "auth = secret\n"
+	                           "query_param = code\n"
+	                           "secret = a secret; with a semicolon\n"
+	                           "allowed_origin = eventgrid.azure.net\n"
+	                           "allowed_rate = 120\n"
+	                           "[endpoint /empty]\n";
 	struct ch_config cfg;
 	struct ch_error err;
 	const struct ch_endpoint *ep;
@@ -79,7 +79,7 @@ START_TEST(test_every_section)
 	ck_assert_int_eq(cfg.request_timeout_ms, 500);
 	ck_assert_int_eq(cfg.idle_timeout_ms, 120000);
 	ck_assert_int_eq(cfg.drain_timeout_ms, 3000);
-	ck_assert_int_eq(cfg.retry_after_s, 30);
+	ck_assert_int_eq(cfg.retry_after_s, 2); /* rounded up: never wait less */
 	ck_assert_uint_eq(cfg.max_body, 2 * 1024 * 1024);
 	ck_assert_uint_eq(cfg.max_header, 8192);
 	ck_assert_uint_eq(cfg.max_events, 50);
@@ -115,22 +115,35 @@ START_TEST(test_errors_name_line_and_problem)
 	static const struct {
 		const char *text, *expect;
 	} cases[] = {
-		{"[server]\nlisten = 127.0.0.1:8080\nbogus = 1\n", ":3: unknown key \"bogus\""},
-		{"[nope]\nx = 1\n", ":2: unknown section [nope]"},
-		{"x = 1\n", ":1: \"x\" is outside any [section]"},
-		{"[server]\nlisten = nowhere\n", "not ADDR:PORT"},
-		{"[server]\nlisten = 1.2.3.4:99999\n", "not ADDR:PORT"},
-		{"[server]\nmax_connections = 0\n", "between 1 and"},
-		{"[server]\nrequest_timeout = soon\n", "not a duration"},
-		{"[limits]\nmax_body = 12 parsecs\n", "not a size"},
-		{"[limits]\nmax_body = 10\n", "not a size between 1024"},
-		{"[store]\nsynchronous = maybe\n", "not full, normal or off"},
-		{"[log]\nlevel = loud\n", "not error, warn, info or debug"},
-		{"[endpoint events]\nauth = none\n", "must start with '/'"},
-		{"[endpoint /e]\nauth = sometimes\n", "not none, secret or hmac"},
-		{"[endpoint /e]\nsecret = 0123456789abcdef\n", "set auth = secret"},
-		{"[endpoint /e]\nauth = secret\nsecret = 0123456789abcdef\n", "query parameter"},
-		{"[server\n", ":1: syntax error"},
+	    {"[server]\nlisten = 127.0.0.1:8080\nbogus = 1\n", ":3: unknown key \"bogus\""},
+	    {"[nope]\nx = 1\n", ":1: unknown section [nope]"},
+		/* a section without keys is checked too: inih alone never sees it */
+		{"[log]\nlevel = info\n[Server]\n", ":3: unknown section [Server]"},
+		{"[server\n", ":1: a section header is written [name]"},
+		/* inih would split this line and read its tail as "level = debug" */
+		{"[log]\n# xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxx level = debug\n",
+		 ":2: line is longer than 198 characters"},
+		{"[server]\nlisten = 127.0.0.1:+80\n", "not ADDR:PORT"},
+		{"[server]\nmax_connections = +5\n", "between 1 and"},
+		{"[endpoint /e]\nauth = secret\nquery_param =\n", "not a usable name"},
+		{"[endpoint /e]\nauth = secret\nheader = X Bad\n", "not a usable name"},
+		{"[endpoint /e]\nallowed_rate = lots\n", "requests per minute"},
+	    {"x = 1\n", ":1: \"x\" is outside any [section]"},
+	    {"[server]\nlisten = nowhere\n", "not ADDR:PORT"},
+	    {"[server]\nlisten = 1.2.3.4:99999\n", "not ADDR:PORT"},
+	    {"[server]\nmax_connections = 0\n", "between 1 and"},
+	    {"[server]\nrequest_timeout = soon\n", "not a duration"},
+	    {"[limits]\nmax_body = 12 parsecs\n", "not a size"},
+	    {"[limits]\nmax_body = 10\n", "not a size between 1024"},
+	    {"[store]\nsynchronous = maybe\n", "not full, normal or off"},
+	    {"[log]\nlevel = loud\n", "not error, warn, info or debug"},
+	    {"[endpoint events]\nauth = none\n", "must start with '/'"},
+	    {"[endpoint /e]\nauth = sometimes\n", "not none, secret or hmac"},
+	    {"[endpoint /e]\nsecret = 0123456789abcdef\n", "set auth = secret"},
+	    {"[endpoint /e]\nauth = secret\nsecret = 0123456789abcdef\n", "query parameter"},
+	    {"[server]\nlisten\n", ":2: syntax error"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -139,8 +152,8 @@ START_TEST(test_errors_name_line_and_problem)
 
 		ck_assert_msg(load(&cfg, cases[i].text, &err) < 0, "case %zu loaded", i);
 		ck_assert_msg(strstr(err.message, cases[i].expect) != NULL,
-			      "case %zu: \"%s\" does not contain \"%s\"", i, err.message,
-			      cases[i].expect);
+		              "case %zu: \"%s\" does not contain \"%s\"", i, err.message,
+		              cases[i].expect);
 		ch_config_free(&cfg);
 	}
 }
@@ -159,10 +172,10 @@ START_TEST(test_auth_none_needs_loopback)
 	ck_assert_int_eq(load(&cfg, "[server]\nlisten = [::1]:8080\n", &err), 0);
 	ch_config_free(&cfg);
 	ck_assert_int_eq(load(&cfg,
-			      "[server]\nlisten = 0.0.0.0:8080\n[endpoint /e]\nauth = hmac\n"
-			      "secret = whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n",
-			      &err),
-			 0);
+	                      "[server]\nlisten = 0.0.0.0:8080\n[endpoint /e]\nauth = hmac\n"
+	                      "secret = whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n",
+	                      &err),
+	                 0);
 	ch_config_free(&cfg);
 }
 END_TEST
@@ -239,7 +252,7 @@ START_TEST(test_split_host_port)
 	char host[64], port[8];
 
 	ck_assert_int_eq(ch_split_host_port("127.0.0.1:80", host, sizeof(host), port, sizeof(port)),
-			 0);
+	                 0);
 	ck_assert_str_eq(host, "127.0.0.1");
 	ck_assert_str_eq(port, "80");
 	ck_assert_int_eq(ch_split_host_port("[::1]:0", host, sizeof(host), port, sizeof(port)), 0);
@@ -247,8 +260,7 @@ START_TEST(test_split_host_port)
 	ck_assert_int_eq(ch_split_host_port("::1:80", host, sizeof(host), port, sizeof(port)), -1);
 	ck_assert_int_eq(ch_split_host_port(":80", host, sizeof(host), port, sizeof(port)), -1);
 	ck_assert_int_eq(ch_split_host_port("h:", host, sizeof(host), port, sizeof(port)), -1);
-	ck_assert_int_eq(ch_split_host_port("h:65536", host, sizeof(host), port, sizeof(port)),
-			 -1);
+	ck_assert_int_eq(ch_split_host_port("h:65536", host, sizeof(host), port, sizeof(port)), -1);
 }
 END_TEST
 

@@ -5,6 +5,7 @@ import http.client
 import json
 import re
 import signal
+import socket
 import sqlite3
 import threading
 import time
@@ -109,6 +110,35 @@ def test_sigterm_drains_in_flight_requests_and_exits_0():
         d.start()
         missing = acked - set(journaled_ids(d))
         expect(not missing, "%d acknowledged events lost on SIGTERM" % len(missing))
+    finally:
+        d.cleanup()
+
+
+def test_drain_refuses_new_connections_and_a_second_signal_cuts_it_short():
+    config = "[server]\ndrain_timeout = 60s\nrequest_timeout = 60s\n"
+    d = Daemon(config=config, args=["--log-level", "error"]).start()
+    try:
+        # the port line is printed whatever the log level
+        expect(d.port, "no listening line at --log-level error")
+        slow = socket.create_connection(("127.0.0.1", d.port))
+        slow.sendall(b"POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n{")
+        time.sleep(0.2)  # a request in progress: the drain waits for it
+        d.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 5 * chtest.SLOW
+        refused = False
+        while time.monotonic() < deadline and not refused:
+            try:
+                socket.create_connection(("127.0.0.1", d.port), timeout=1).close()
+                time.sleep(0.05)
+            except ConnectionRefusedError:
+                refused = True
+        expect(refused, "new connections still accepted while draining")
+        expect(d.alive(), "the drain did not wait for the request in progress")
+        start = time.monotonic()
+        code = d.stop(signal.SIGTERM)
+        expect(code == 0 and time.monotonic() - start < 5 * chtest.SLOW,
+               "second SIGTERM: exit %s after %.1fs" % (code, time.monotonic() - start))
+        slow.close()
     finally:
         d.cleanup()
 
