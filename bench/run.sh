@@ -1,0 +1,321 @@
+#!/usr/bin/env bash
+# bench/run.sh - throughput and latency of callhookd against a no-work reference.
+#
+# For each scenario (single-event CloudEvents POSTs, then Event Grid batches of
+# BATCH events) it runs wrk against
+#   1. bench/refserver.c: a libevent evhttp server that answers 200 to every
+#      POST and does nothing else (the ceiling on this machine with this client);
+#   2. callhookd with a fresh journal and its default durable settings
+#      (WAL, synchronous=FULL, group commit),
+# then prints requests/s, events/s, p50/p99 latency and callhookd's throughput
+# as a ratio of the reference's.  After each callhookd run the daemon is
+# stopped with SIGTERM and the journal is counted: every event acknowledged
+# with a 200 must be in it.
+#
+# It is a benchmark, not a test: it exits 0 whatever the figures are (non-zero
+# only when it cannot run), and prints whether each target was met:
+#   single-event throughput >= 0.5 x reference, single-event p99 < 5 ms,
+#   every acknowledged event journaled.
+#
+# Environment:
+#   CALLHOOKD    daemon binary           (default: build/src/callhookd of this repo)
+#   DURATION     length of each wrk run  (default 10s)
+#   CONNECTIONS  wrk connections         (default 32)
+#   THREADS      wrk threads             (default 2)
+#   BATCH        events per batch POST   (default 50)
+#   BENCH_DIR    where the journals go   (default a new directory in ${TMPDIR:-/tmp});
+#                it must be a real disk: on tmpfs fsync costs nothing
+#   SYSCALLS=1   also count callhookd's fsync/fdatasync/pwrite64 calls with
+#                `perf stat` (needs perf and permission to use tracepoints)
+#   KEEP=1       keep the journals and logs instead of deleting them
+#
+# Needs: wrk, cc, pkg-config and libevent headers, sqlite3.  Loopback only.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+CALLHOOKD=${CALLHOOKD:-$top/build/src/callhookd}
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-32}
+THREADS=${THREADS:-2}
+BATCH=${BATCH:-50}
+SYSCALLS=${SYSCALLS:-0}
+KEEP=${KEEP:-0}
+
+die() {
+	echo "bench: $*" >&2
+	exit 2
+}
+
+for tool in wrk cc pkg-config sqlite3; do
+	command -v "$tool" >/dev/null || die "$tool is not installed"
+done
+[ -x "$CALLHOOKD" ] || die "no daemon at $CALLHOOKD (build it: cd build && make src/callhookd, or set CALLHOOKD)"
+[[ $CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "CONNECTIONS must be a positive integer"
+[[ $THREADS =~ ^[1-9][0-9]*$ ]] || die "THREADS must be a positive integer"
+[[ $BATCH =~ ^[1-9][0-9]*$ ]] || die "BATCH must be a positive integer"
+if [ "$SYSCALLS" = 1 ] && ! command -v perf >/dev/null; then
+	die "SYSCALLS=1 needs perf"
+fi
+
+if [ -n "${BENCH_DIR:-}" ]; then
+	mkdir -p "$BENCH_DIR"
+	tmp=$(mktemp -d "$BENCH_DIR/callhookd-bench.XXXXXX")
+else
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/callhookd-bench.XXXXXX")
+fi
+server_pid=
+cleanup() {
+	if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+		kill -TERM "$server_pid" 2>/dev/null || true
+		wait "$server_pid" 2>/dev/null || true
+	fi
+	if [ "$KEEP" = 1 ]; then
+		echo "bench: journals and logs kept in $tmp"
+	else
+		rm -rf "$tmp"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# shellcheck disable=SC2046 # pkg-config output is meant to be split
+cc -O2 -o "$tmp/refserver" "$here/refserver.c" $(pkg-config --cflags --libs libevent) ||
+	die "cannot build bench/refserver.c"
+
+# --- helpers ---------------------------------------------------------------
+
+# Wait for "listening on 127.0.0.1:PORT" in a log; print PORT.
+wait_port() { # log pid
+	local log=$1 pid=$2 port
+	for _ in $(seq 1 100); do
+		port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$log" | head -n 1)
+		if [ -n "$port" ]; then
+			echo "$port"
+			return 0
+		fi
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "bench: server did not start; its output:" >&2
+	cat "$log" >&2
+	return 1
+}
+
+# CPU ticks (user + system) of one thread: /proc/PID/task/TID/stat fields 14, 15.
+# The command name is in parentheses and may contain spaces: cut after ") ".
+ticks() { # pid tid
+	local s
+	s=$(cat "/proc/$1/task/$2/stat" 2>/dev/null) || {
+		echo 0
+		return
+	}
+	s=${s##*) }
+	awk '{print $12 + $13}' <<<"$s"
+}
+
+# "tid:ticks tid:ticks ..." for every thread of a process.
+thread_ticks() { # pid
+	local t out=
+	for t in /proc/"$1"/task/*; do
+		t=${t##*/}
+		out="$out $t:$(ticks "$1" "$t")"
+	done
+	echo "$out"
+}
+
+# CPU use per thread between two thread_ticks snapshots, as % of one core.
+cpu_report() { # pid before after seconds
+	local pid=$1 before=$2 after=$3 secs=$4 hz
+	hz=$(getconf CLK_TCK)
+	awk -v pid="$pid" -v before="$before" -v after="$after" -v secs="$secs" -v hz="$hz" 'BEGIN {
+		n = split(before, b, " "); for (i = 1; i <= n; i++) { split(b[i], kv, ":"); t0[kv[1]] = kv[2] }
+		n = split(after, a, " ")
+		for (i = 1; i <= n; i++) {
+			split(a[i], kv, ":"); d = kv[2] - t0[kv[1]]
+			total += d
+			if (kv[1] == pid) main = d; else others = others + d
+		}
+		printf "%.0f%% of a core (event loop %.0f%%, other threads %.0f%%)",
+			100 * total / hz / secs, 100 * main / hz / secs, 100 * others / hz / secs
+	}'
+}
+
+secs_of() { # wrk duration (10s, 1m, 500ms, 10) -> seconds
+	awk -v d="$1" 'BEGIN {
+		if (d ~ /ms$/) { sub(/ms$/, "", d); print d / 1000 }
+		else if (d ~ /s$/) { sub(/s$/, "", d); print d + 0 }
+		else if (d ~ /m$/) { sub(/m$/, "", d); print d * 60 }
+		else if (d ~ /h$/) { sub(/h$/, "", d); print d * 3600 }
+		else print d + 0
+	}'
+}
+
+# Run wrk; leave its BENCH fields in the global associative array R.
+declare -A R
+run_wrk() { # port format events nonce out
+	local port=$1 format=$2 events=$3 nonce=$4 out=$5 line kv
+	wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout 10s -s "$here/post.lua" \
+		"http://127.0.0.1:$port/events" -- "$format" "$events" "$nonce" >"$out" 2>&1 || {
+		echo "bench: wrk failed:" >&2
+		cat "$out" >&2
+		return 1
+	}
+	line=$(sed -n 's/^BENCH //p' "$out")
+	[ -n "$line" ] || {
+		echo "bench: no BENCH line from post.lua:" >&2
+		cat "$out" >&2
+		return 1
+	}
+	R=()
+	for kv in $line; do
+		R[${kv%%=*}]=${kv#*=}
+	done
+}
+
+# Stop a server with SIGTERM and wait for it (callhookd drains what is in flight).
+stop_server() {
+	local pid=$server_pid rc=0
+	server_pid=
+	kill -TERM "$pid" 2>/dev/null || true
+	wait "$pid" || rc=$?
+	return $rc
+}
+
+# --- one scenario ------------------------------------------------------------
+
+rows=()     # table lines
+notes=()    # per-scenario notes printed under the table
+all_durable=yes
+total_acked=0
+single_ratio=
+single_p99=
+
+fmt_row() { # scenario server rps eps p50_us p99_us ratio
+	printf '%-22s %-10s %12s %12s %8s %8s %7s' "$1" "$2" "$3" "$4" \
+		"$(awk -v v="$5" 'BEGIN{printf "%.2f", v / 1000}')" \
+		"$(awk -v v="$6" 'BEGIN{printf "%.2f", v / 1000}')" "$7"
+}
+
+scenario() { # label format events
+	local label=$1 format=$2 events=$3 secs port ref_rps rps eps ratio before after
+	local db=$tmp/$format-$events.db log=$tmp/$format-$events.log nonce
+	secs=$(secs_of "$DURATION")
+	nonce=$(date +%s)-$$
+
+	# 1. reference
+	"$tmp/refserver" 0 >"$tmp/ref.log" 2>&1 &
+	server_pid=$!
+	port=$(wait_port "$tmp/ref.log" "$server_pid")
+	before=$(thread_ticks "$server_pid")
+	run_wrk "$port" "$format" "$events" "ref-$nonce" "$tmp/wrk-ref-$format-$events.out"
+	after=$(thread_ticks "$server_pid")
+	local ref_cpu
+	ref_cpu=$(cpu_report "$server_pid" "$before" "$after" "$secs")
+	stop_server || true
+	ref_rps=$(awk -v n="${R[requests]}" -v us="${R[duration_us]}" 'BEGIN{printf "%.0f", n / (us / 1e6)}')
+	eps=$((ref_rps * events))
+	rows+=("$(fmt_row "$label" reference "$ref_rps" "$eps" "${R[p50_us]}" "${R[p99_us]}" 1.00)")
+	if [ "${R[errors]}" != 0 ] || [ "${R[non2xx]}" != 0 ]; then
+		notes+=("$label, reference: ${R[errors]} socket errors/timeouts, ${R[non2xx]} non-200 answers")
+	fi
+	notes+=("$label, reference CPU: $ref_cpu")
+
+	# 2. callhookd, fresh journal, default (durable) settings
+	"$CALLHOOKD" -f --listen 127.0.0.1:0 --db "$db" 2>"$log" &
+	server_pid=$!
+	port=$(wait_port "$log" "$server_pid")
+	local perf_out=$tmp/perf-$format-$events.txt perf_pid=
+	if [ "$SYSCALLS" = 1 ]; then
+		perf stat -x, -e syscalls:sys_enter_fsync,syscalls:sys_enter_fdatasync,syscalls:sys_enter_pwrite64 \
+			-p "$server_pid" -o "$perf_out" -- sleep "$secs" 2>/dev/null &
+		perf_pid=$!
+	fi
+	before=$(thread_ticks "$server_pid")
+	run_wrk "$port" "$format" "$events" "$nonce" "$tmp/wrk-$format-$events.out"
+	after=$(thread_ticks "$server_pid")
+	local cpu
+	cpu=$(cpu_report "$server_pid" "$before" "$after" "$secs")
+	[ -z "$perf_pid" ] || wait "$perf_pid" || true
+	local daemon_rc=0
+	stop_server || daemon_rc=$?
+
+	rps=$(awk -v n="${R[requests]}" -v us="${R[duration_us]}" 'BEGIN{printf "%.0f", n / (us / 1e6)}')
+	eps=$((rps * events))
+	ratio=$(awk -v a="$rps" -v b="$ref_rps" 'BEGIN{printf "%.2f", (b > 0 ? a / b : 0)}')
+	rows+=("$(fmt_row "$label" callhookd "$rps" "$eps" "${R[p50_us]}" "${R[p99_us]}" "$ratio")")
+	if [ "$events" = 1 ]; then
+		single_ratio=$ratio
+		single_p99=${R[p99_us]}
+	fi
+
+	# 3. durability: every event answered 200 must be in the journal
+	local acked=$((R[ok] * events)) journaled inflight_max extra durable
+	journaled=$(sqlite3 "$db" 'select count(*) from events' 2>&1) || journaled="(sqlite3 failed: $journaled)"
+	inflight_max=$((CONNECTIONS * events))
+	total_acked=$((total_acked + acked))
+	if [[ $journaled =~ ^[0-9]+$ ]] && [ "$journaled" -ge "$acked" ]; then
+		durable=yes
+		extra=$((journaled - acked))
+	else
+		durable=no
+		all_durable=no
+		extra=0
+	fi
+	notes+=("$label, callhookd: acknowledged $acked, journaled $journaled: all acknowledged journaled: $durable")
+	if [ "$durable" = yes ] && [ "$extra" -gt 0 ]; then
+		if [ "$extra" -le "$inflight_max" ]; then
+			notes+=("    the $extra extra rows are requests in flight when wrk stopped: written and committed, but wrk had stopped reading (at most $CONNECTIONS connections x $events = $inflight_max)")
+		else
+			notes+=("    WARNING: $extra extra rows is more than $CONNECTIONS connections x $events events in flight could explain")
+		fi
+	fi
+	if [ "${R[accepted]}" != "$acked" ] || [ "${R[duplicates]}" != 0 ]; then
+		notes+=("    WARNING: the answers said accepted=${R[accepted]} duplicates=${R[duplicates]}, expected accepted=$acked duplicates=0")
+	fi
+	if [ "${R[errors]}" != 0 ] || [ "${R[non2xx]}" != 0 ]; then
+		notes+=("    ${R[errors]} socket errors/timeouts, ${R[non2xx]} non-200 answers (not counted as acknowledged)")
+	fi
+	[ "$daemon_rc" = 0 ] || notes+=("    WARNING: callhookd exited with status $daemon_rc; see $log")
+	if grep -qE ' (warn|error) ' "$log"; then
+		notes+=("    callhookd logged warnings/errors: $(grep -cE ' (warn|error) ' "$log") lines, e.g. $(grep -m1 -E ' (warn|error) ' "$log")")
+	fi
+	notes+=("$label, callhookd CPU: $cpu; journal $(du -h "$db" | cut -f1)")
+	if [ -n "$perf_pid" ] && [ -s "$perf_out" ]; then
+		notes+=("$label, callhookd syscalls: $(awk -F, -v secs="$secs" -v req="${R[requests]}" '
+			/sys_enter_/ { n = $1 + 0; name = $3; sub(/.*sys_enter_/, "", name)
+				printf "%s %.0f/s (%.2f per request)  ", name, n / secs, (req > 0 ? n / req : 0) }' "$perf_out")")
+	fi
+	[ "$KEEP" = 1 ] || rm -f "$db" "$db-wal" "$db-shm"
+}
+
+# --- run -----------------------------------------------------------------------
+
+fs=$(stat -f -c %T "$tmp")
+echo "callhookd benchmark: $(nproc) CPUs, wrk -t$THREADS -c$CONNECTIONS -d$DURATION, journal in $tmp ($fs)"
+echo "daemon: $CALLHOOKD (default settings: WAL, synchronous=FULL, group commit)"
+case $fs in
+tmpfs | ramfs) echo "WARNING: the journal is on $fs, where fsync costs nothing: set BENCH_DIR to a disk" ;;
+esac
+echo
+
+scenario "single event (CE)" cloudevents 1
+scenario "batch of $BATCH (EG)" eventgrid "$BATCH"
+
+printf '%-22s %-10s %12s %12s %8s %8s %7s\n' scenario server requests/s events/s "p50 ms" "p99 ms" ratio
+for r in "${rows[@]}"; do
+	echo "$r"
+done
+echo
+for n in "${notes[@]}"; do
+	echo "$n"
+done
+echo
+
+met() { # awk condition
+	if awk "BEGIN{exit !($1)}"; then echo met; else echo "NOT met"; fi
+}
+echo "single-event ratio $single_ratio (target >= 0.5): $(met "$single_ratio >= 0.5")"
+p99_ms=$(awk -v v="$single_p99" 'BEGIN{printf "%.1f", v / 1000}')
+echo "p99 $p99_ms ms (single event; target < 5 ms): $(met "$single_p99 < 5000")"
+echo "durability: all $total_acked acknowledged events journaled: $all_durable"
