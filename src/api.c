@@ -193,6 +193,21 @@ static const char *header(const struct ch_http_request *req, const char *name)
 	return ch_header_get(req->headers, req->n_headers, name);
 }
 
+void ch_api_journal_row(const struct ch_parsed_event *ev, struct ch_journal_row *row)
+{
+	row->format = ch_format_name(ev->format);
+	row->type = ev->type;
+	row->id = ev->id;
+	row->source = ev->source;
+	row->subject = ev->subject;
+	row->call_id = ev->call_id;
+	row->event_time = ev->time;
+	row->event_time_us = ev->time_us;
+	row->dedupe_key = ev->dedupe_key;
+	row->raw = ev->raw;
+	row->raw_len = ev->raw_len;
+}
+
 static void post_events(struct ch_api *api, const struct ch_endpoint *ep,
                         struct ch_http_request *req)
 {
@@ -239,7 +254,7 @@ static void post_events(struct ch_api *api, const struct ch_endpoint *ep,
 		return;
 	}
 	for (size_t i = 0; i < in->batch.n; i++) {
-		const struct ch_event *ev = &in->batch.events[i];
+		const struct ch_parsed_event *ev = &in->batch.events[i];
 		struct ch_journal_row *row = &in->rows[n];
 
 		/* The handshake is answered, not journaled: it is not a call event. */
@@ -247,20 +262,10 @@ static void post_events(struct ch_api *api, const struct ch_endpoint *ep,
 			in->validation_code = ev->validation_code;
 			continue;
 		}
-		row->format = ch_format_name(ev->format);
-		row->type = ev->type;
-		row->id = ev->id;
-		row->source = ev->source;
-		row->subject = ev->subject;
-		row->call_id = ev->call_id;
-		row->event_time = ev->time;
-		row->event_time_us = ev->time_us;
+		ch_api_journal_row(ev, row);
 		row->received_us = req->received_us;
 		row->remote_addr = req->remote;
 		row->endpoint = ep->path;
-		row->dedupe_key = ev->dedupe_key;
-		row->raw = ev->raw;
-		row->raw_len = ev->raw_len;
 		ch_debug("intake: request=%llu event type=%s call=%s", (unsigned long long)req->id,
 		         ev->type, ev->call_id ? ev->call_id : "-");
 		n++;

@@ -11,7 +11,9 @@
 #define CH_API_H
 
 #include "config.h"
+#include "envelope.h"
 #include "http_conn.h"
+#include "store.h"
 #include "writer.h"
 
 struct ch_api;
@@ -19,6 +21,9 @@ struct ch_api;
 /* cfg and writer are borrowed and must outlive the api. */
 struct ch_api *ch_api_new(const struct ch_config *cfg, struct ch_writer *writer);
 void ch_api_free(struct ch_api *api);
+/* The journal row of a parsed event: everything but received_us, remote_addr
+ * and endpoint, which the request knows.  Pointers borrow from ev. */
+void ch_api_journal_row(const struct ch_parsed_event *ev, struct ch_journal_row *row);
 /* A ch_http_handler; arg is the struct ch_api. */
 void ch_api_handle(struct ch_http_request *req, void *arg);
 

@@ -43,6 +43,12 @@ void ch_config_init(struct ch_config *cfg)
 	cfg->busy_timeout_ms = 2000;
 	cfg->max_batch = 1024;
 	cfg->log_level = CH_LOG_INFO;
+	cfg->handlers_dir = strdup(CH_HANDLERS_DIR);
+	cfg->default_handlers = true;
+	cfg->max_attempts = 5;
+	cfg->retry_base_ms = 1000;
+	cfg->retry_max_ms = 300000;
+	cfg->dispatch_batch = 256;
 }
 
 static void endpoint_free(struct ch_endpoint *ep)
@@ -63,6 +69,7 @@ void ch_config_free(struct ch_config *cfg)
 	for (size_t i = 0; i < cfg->n_endpoints; i++)
 		endpoint_free(&cfg->endpoints[i]);
 	free(cfg->endpoints);
+	ch_config_handlers_free(cfg);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -331,7 +338,9 @@ static int on_ini_pair(void *user, const char *section, const char *name, const 
 			rc = BAD(ctx, "out of memory");
 		else
 			rc = endpoint_key(ctx, ep, name, value);
-	} else if (section[0] == '\0')
+	} else if (strcmp(section, "handlers") == 0 || strncmp(section, "handler ", 8) == 0)
+		rc = ch_config_handlers_key(ctx->cfg, section, name, value, &ctx->err);
+	else if (section[0] == '\0')
 		rc = BAD(ctx, "\"%.64s\" is outside any [section]", name);
 	else
 		rc = BAD(ctx, "unknown section [%.64s]", section);
@@ -369,7 +378,8 @@ static bool known_section(const char *name)
 {
 	return strcmp(name, "server") == 0 || strcmp(name, "limits") == 0 ||
 	       strcmp(name, "store") == 0 || strcmp(name, "log") == 0 ||
-	       strncmp(name, "endpoint ", 9) == 0;
+	       strncmp(name, "endpoint ", 9) == 0 || strcmp(name, "handlers") == 0 ||
+	       strncmp(name, "handler ", 8) == 0;
 }
 
 /* What inih does not tell us, checked line by line before it parses:
@@ -418,6 +428,12 @@ static int prescan(struct load_ctx *ctx, const char *text)
 			if (strncmp(section, "endpoint ", 9) == 0 &&
 			    on_ini_pair(ctx, section, "auth", "none") == 0)
 				return line;
+			/* A bare [handler NAME] loads that handler with its defaults. */
+			if (strncmp(section, "handler ", 8) == 0 &&
+			    ch_config_handlers_key(ctx->cfg, section, NULL, NULL, &ctx->err) < 0) {
+				ctx->failed = true;
+				return line;
+			}
 		}
 		p = next;
 	}

@@ -27,6 +27,16 @@ struct ch_endpoint {
 	char *allowed_rate; /* WebHook-Allowed-Rate answer, "*" by default */
 };
 
+/* One [handler NAME] section: host keys, and the module's own keys, which
+ * the plugin host checks against the module's option table when it loads it. */
+struct ch_handler_conf {
+	char *name;   /* instance name */
+	char *module; /* "module" key: a name looked up in handlers_dir, or a path; NULL = name */
+	char *events; /* "events" key: space-separated patterns; NULL = the module's own */
+	char **keys, **values; /* every other key, in file order */
+	size_t n_options;
+};
+
 struct ch_config {
 	/* [server] */
 	char *listen; /* "ADDR:PORT"; port 0 picks a free one */
@@ -48,6 +58,16 @@ struct ch_config {
 	long max_batch; /* requests per group-commit transaction */
 	/* [log] */
 	enum ch_log_level log_level;
+	/* [handlers] */
+	char *handlers_dir;      /* where module names are looked up */
+	bool default_handlers;   /* load the built-in history handlers */
+	long max_attempts;       /* a delivery is dead after this many attempts */
+	long retry_base_ms;      /* first retry backoff; doubles per attempt */
+	long retry_max_ms;       /* backoff cap */
+	long dispatch_batch;     /* deliveries per handler transaction */
+	/* [handler NAME] sections, in file order */
+	struct ch_handler_conf *handlers;
+	size_t n_handlers;
 	/* [endpoint PATH] sections; one default "/events" with auth none when none given */
 	struct ch_endpoint *endpoints;
 	size_t n_endpoints;
@@ -62,6 +82,15 @@ int ch_config_load_string(struct ch_config *cfg, const char *text, struct ch_err
 /* Apply command-line overrides (NULL = keep). */
 int ch_config_override(struct ch_config *cfg, const char *listen, const char *db_path,
                        struct ch_error *err);
+/* --handlers-dir: overrides [handlers] dir. */
+int ch_config_set_handlers_dir(struct ch_config *cfg, const char *dir, struct ch_error *err);
+/* The [handler NAME] section called name, or NULL. */
+const struct ch_handler_conf *ch_config_handler(const struct ch_config *cfg, const char *name);
+/* config_handlers.c: [handlers] and [handler NAME] keys (config.c routes them). */
+int ch_config_handlers_key(struct ch_config *cfg, const char *section, const char *name,
+                           const char *value, struct ch_error *err);
+void ch_config_handlers_free(struct ch_config *cfg);
+
 /* Final checks after loading and overriding; adds the default endpoint if none. */
 int ch_config_finish(struct ch_config *cfg, struct ch_error *err);
 void ch_config_free(struct ch_config *cfg);

@@ -15,8 +15,10 @@
 #include <event2/thread.h>
 
 #include "api.h"
+#include "dispatch.h"
 #include "http_conn.h"
 #include "log.h"
+#include "plugin.h"
 #include "store.h"
 #include "writer.h"
 
@@ -27,6 +29,8 @@ struct daemon {
 	struct event_base *base;
 	struct ch_store *store;
 	struct ch_writer *writer;
+	struct ch_plugin_set plugins;
+	struct ch_workers *workers;
 	struct ch_api *api;
 	struct ch_http_server *http;
 	struct event *sig_term, *sig_int, *sig_hup, *drain_poll, *drain_deadline;
@@ -119,12 +123,48 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
-	ch_warn("SIGHUP: configuration reload is not implemented yet; restart to apply changes");
+	struct daemon *d = arg;
+
+	/* Handlers reopen their files (logrotate); a full reload comes later. */
+	ch_workers_reopen(d->workers);
+	ch_info("SIGHUP: handlers reopen their files; configuration reload is not implemented "
+	        "yet, restart to apply changes");
+}
+
+static void kick_workers(void *arg)
+{
+	ch_workers_kick(arg);
+}
+
+static int start_handlers(struct daemon *d, struct ch_error *err)
+{
+	const struct ch_config *cfg = d->cfg;
+	struct ch_dispatch_options o = {
+	    .max_attempts = cfg->max_attempts,
+	    .retry_base_ms = cfg->retry_base_ms,
+	    .retry_max_ms = cfg->retry_max_ms,
+	    .batch = cfg->dispatch_batch,
+	};
+
+	if (ch_plugins_load(cfg, false, &d->plugins, err) < 0)
+		return -1;
+	for (size_t i = 0; i < d->plugins.n; i++) {
+		const struct ch_plugin *p = d->plugins.items[i];
+
+		ch_info("handler: %s module=%s version=%s", p->ctx.name, p->module_path,
+		        p->desc->version ? p->desc->version : "-");
+	}
+	if (ch_workers_start(&d->plugins, &o, &d->workers, err) < 0)
+		return -1;
+	ch_writer_on_commit(d->writer, kick_workers, d->workers);
+	return 0;
 }
 
 static void teardown(struct daemon *d)
 {
 	ch_writer_stop(d->writer); /* commits and answers the last group */
+	ch_workers_stop(d->workers); /* the handlers finish their current batch */
+	ch_plugins_unload(&d->plugins);
 	ch_http_server_free(d->http);
 	ch_api_free(d->api);
 	ch_store_close(d->store);
@@ -171,10 +211,15 @@ int ch_daemon_run(const struct ch_config *cfg, int ready_fd, struct ch_error *er
 	}
 	ch_info("store: %s (schema %d)", cfg->db_path, ch_store_schema_version(d.store));
 	if ((d.writer = ch_writer_start(d.base, d.store, cfg->max_batch, err)) == NULL ||
-	    (d.api = ch_api_new(cfg, d.writer)) == NULL ||
-	    (fd = listen_socket(cfg->listen, bound, sizeof(bound), err)) < 0) {
-		if (d.writer != NULL && d.api == NULL)
-			ch_error_set(err, 500, "OutOfMemory", "out of memory");
+	    start_handlers(&d, err) < 0) {
+		teardown(&d);
+		return -1;
+	}
+	if ((d.api = ch_api_new(cfg, d.writer)) == NULL) {
+		teardown(&d);
+		return ch_error_set(err, 500, "OutOfMemory", "out of memory");
+	}
+	if ((fd = listen_socket(cfg->listen, bound, sizeof(bound), err)) < 0) {
 		teardown(&d);
 		return -1;
 	}

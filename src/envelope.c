@@ -424,7 +424,7 @@ static int get_text(const struct ch_json *obj, const char *field, enum req req,
 }
 
 static int get_time(const struct ch_json *obj, const char *field, enum req req, size_t index,
-                    struct ch_event *ev, char *timebuf, struct ch_error *err)
+                    struct ch_parsed_event *ev, char *timebuf, struct ch_error *err)
 {
 	const struct ch_json *v = ch_json_get(obj, field);
 	char q[QUOTE_BUF];
@@ -446,7 +446,7 @@ static int get_time(const struct ch_json *obj, const char *field, enum req req, 
 }
 
 static int validate_cloudevent(const struct ch_json *obj, size_t index, const struct limits *l,
-                               struct ch_event *ev, char *timebuf, struct ch_error *err)
+                               struct ch_parsed_event *ev, char *timebuf, struct ch_error *err)
 {
 	const struct text_rule id_rule = {l->max_id_len, false, true};
 	const struct text_rule opt_rule = {l->max_id_len, true, true};
@@ -496,7 +496,7 @@ static int validate_cloudevent(const struct ch_json *obj, size_t index, const st
 }
 
 static int validate_eventgrid(const struct ch_json *obj, size_t index, const struct limits *l,
-                              struct ch_event *ev, char *timebuf, struct ch_error *err)
+                              struct ch_parsed_event *ev, char *timebuf, struct ch_error *err)
 {
 	const struct text_rule id_rule = {l->max_id_len, false, true};
 	const struct text_rule opt_rule = {l->max_id_len, true, true};
@@ -531,7 +531,7 @@ static int validate_eventgrid(const struct ch_json *obj, size_t index, const str
  * it is a non-empty string, so a null CallLegId still lets callConnectionId
  * through.  An empty one is "no call", not a reason to refuse the event: a
  * 400 is never retried, so the event would be lost. */
-static int find_call_id(struct ch_event *ev, size_t index, const struct limits *l,
+static int find_call_id(struct ch_parsed_event *ev, size_t index, const struct limits *l,
                         struct ch_error *err)
 {
 	static const char *const names[] = {"CallLegId", "callConnectionId"};
@@ -554,7 +554,7 @@ static int find_call_id(struct ch_event *ev, size_t index, const struct limits *
 	return 0;
 }
 
-static int find_validation_code(struct ch_event *ev, size_t index, const struct limits *l,
+static int find_validation_code(struct ch_parsed_event *ev, size_t index, const struct limits *l,
                                 struct ch_error *err)
 {
 	const struct text_rule rule = {l->max_id_len, false, true};
@@ -576,7 +576,7 @@ static int find_validation_code(struct ch_event *ev, size_t index, const struct 
 	return 0;
 }
 
-static int dedupe_key(struct ch_event *ev, struct ch_error *err)
+static int dedupe_key(struct ch_parsed_event *ev, struct ch_error *err)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned int md_len = 0;
@@ -606,7 +606,7 @@ static int dedupe_key(struct ch_event *ev, struct ch_error *err)
 
 /* Validate and normalise one array element (or the top-level object). */
 static int parse_event(const struct ch_json *obj, size_t index, const char *text, size_t text_len,
-                       const struct limits *l, struct ch_event *ev, char *timebuf,
+                       const struct limits *l, struct ch_parsed_event *ev, char *timebuf,
                        struct ch_error *err)
 {
 	const struct ch_json *topic, *subject, *meta;
@@ -652,9 +652,9 @@ static int parse_event(const struct ch_json *obj, size_t index, const char *text
  * batch frees both with one free(batch->events). */
 static int alloc_events(struct ch_batch *b, size_t n, struct ch_error *err)
 {
-	if (n > SIZE_MAX / (sizeof(struct ch_event) + TIME_LEN))
+	if (n > SIZE_MAX / (sizeof(struct ch_parsed_event) + TIME_LEN))
 		return oom(err);
-	b->events = calloc(n, sizeof(struct ch_event) + TIME_LEN);
+	b->events = calloc(n, sizeof(struct ch_parsed_event) + TIME_LEN);
 	if (b->events == NULL)
 		return oom(err);
 	b->n = n;

@@ -31,7 +31,7 @@ enum ch_format {
 /* "preview", "eventgrid" or "cloudevents": the value stored in events.format */
 const char *ch_format_name(enum ch_format format);
 
-struct ch_event {
+struct ch_parsed_event {
 	enum ch_format format;
 	const char *type;    /* eventType / type; never NULL, never empty */
 	const char *id;      /* NULL when absent or JSON null */
@@ -70,7 +70,7 @@ struct ch_envelope_limits {
 };
 
 struct ch_batch {
-	struct ch_event *events;
+	struct ch_parsed_event *events;
 	size_t n;
 	struct ch_json_doc *doc; /* owned */
 	char *synth;             /* owned; binary-mode structured event, else NULL */

@@ -9,7 +9,7 @@
 
 #include <stdbool.h>
 
-enum ch_log_level { CH_LOG_ERROR, CH_LOG_WARN, CH_LOG_INFO, CH_LOG_DEBUG };
+#include <callhookd/handler.h> /* enum ch_log_level: handlers log with the same levels */
 
 int ch_log_level_parse(const char *text, enum ch_log_level *level);
 void ch_log_set_level(enum ch_log_level level);

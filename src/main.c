@@ -12,6 +12,7 @@
 #include "autoconfig.h" /* PACKAGE_VERSION */
 #include "config.h"
 #include "daemon.h"
+#include "plugin.h"
 #include "log.h"
 
 static void usage(FILE *out)
@@ -23,6 +24,7 @@ static void usage(FILE *out)
 	      "      --listen ADDR:PORT  listen here (overrides [server] listen; port 0 = any)\n"
 	      "      --db PATH         journal database (overrides [store] path)\n"
 	      "      --log-level LEVEL error, warn, info or debug (overrides [log] level)\n"
+	      "      --handlers-dir DIR  load handler modules from DIR (overrides [handlers] dir)\n"
 	      "  -V, --version         print the version and exit\n"
 	      "  -h, --help            print this help and exit\n",
 	      out);
@@ -77,7 +79,7 @@ static int detach(int *ready_fd)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_LISTEN = 256, OPT_DB, OPT_LOG_LEVEL };
+	enum { OPT_LISTEN = 256, OPT_DB, OPT_LOG_LEVEL, OPT_HANDLERS_DIR };
 	static const struct option options[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"foreground", no_argument, NULL, 'f'},
@@ -85,11 +87,13 @@ int main(int argc, char **argv)
 	    {"listen", required_argument, NULL, OPT_LISTEN},
 	    {"db", required_argument, NULL, OPT_DB},
 	    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	    {"handlers-dir", required_argument, NULL, OPT_HANDLERS_DIR},
 	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *config_path = NULL, *listen = NULL, *db = NULL, *log_level = NULL;
+	const char *handlers_dir = NULL;
 	bool foreground = false, check_only = false;
 	struct ch_config cfg;
 	struct ch_error err;
@@ -115,6 +119,9 @@ int main(int argc, char **argv)
 		case OPT_LOG_LEVEL:
 			log_level = optarg;
 			break;
+		case OPT_HANDLERS_DIR:
+			handlers_dir = optarg;
+			break;
 		case 'V':
 			printf("callhookd %s\n", PACKAGE_VERSION);
 			return 0;
@@ -134,7 +141,9 @@ int main(int argc, char **argv)
 
 	ch_config_init(&cfg);
 	if ((config_path != NULL && ch_config_load(&cfg, config_path, &err) < 0) ||
-	    ch_config_override(&cfg, listen, db, &err) < 0 || ch_config_finish(&cfg, &err) < 0) {
+	    ch_config_override(&cfg, listen, db, &err) < 0 ||
+	    (handlers_dir != NULL && ch_config_set_handlers_dir(&cfg, handlers_dir, &err) < 0) ||
+	    ch_config_finish(&cfg, &err) < 0) {
 		fprintf(stderr, "callhookd: %s\n", err.message);
 		ch_config_free(&cfg);
 		return 2;
@@ -148,22 +157,36 @@ int main(int argc, char **argv)
 	}
 	ch_log_set_level(cfg.log_level);
 	if (check_only) {
+		struct ch_plugin_set set;
+
+		/* Every module must load and accept its options; init runs at start. */
+		if (ch_plugins_load(&cfg, true, &set, &err) < 0) {
+			fprintf(stderr, "callhookd: %s\n", err.message);
+			ch_config_free(&cfg);
+			return 2;
+		}
+		ch_plugins_unload(&set);
 		printf("callhookd: configuration %s is OK\n",
 		       config_path ? config_path : "(built-in defaults)");
 		ch_config_free(&cfg);
 		return 0;
 	}
 	if (!foreground) {
+		/* detach() changes to "/": relative paths must not change meaning. */
 		char *abs = absolute_path(cfg.db_path);
+		char *abs_dir = absolute_path(cfg.handlers_dir);
 
-		if (abs == NULL || detach(&ready_fd) < 0) {
+		if (abs == NULL || abs_dir == NULL || detach(&ready_fd) < 0) {
 			fprintf(stderr, "callhookd: cannot detach: %s\n", strerror(errno));
 			free(abs);
+			free(abs_dir);
 			ch_config_free(&cfg);
 			return 1;
 		}
 		free(cfg.db_path);
 		cfg.db_path = abs;
+		free(cfg.handlers_dir);
+		cfg.handlers_dir = abs_dir;
 	}
 	rc = ch_daemon_run(&cfg, ready_fd, &err);
 	if (rc < 0)

@@ -25,6 +25,9 @@ struct ch_writer {
 	/* loop thread only */
 	struct event *done_ev;
 	size_t pending;
+	/* set before the first job, then read by the writer thread only */
+	void (*on_commit)(void *arg);
+	void *on_commit_arg;
 	atomic_bool healthy;
 };
 
@@ -93,6 +96,8 @@ static void commit_group(struct ch_writer *w, struct ch_commit_job *jobs)
 			fail_all(jobs, &err);
 		} else {
 			ch_debug("writer: committed jobs=%zu rows=%zu", n_jobs, n_rows);
+			if (w->on_commit != NULL && n_rows > 0)
+				w->on_commit(w->on_commit_arg);
 		}
 	}
 	/* Unhealthy while the store cannot take writes: /readyz says so, and the
@@ -221,6 +226,14 @@ void ch_writer_submit(struct ch_writer *w, struct ch_commit_job *job)
 	pthread_mutex_lock(&w->lock);
 	push(&w->queue_head, &w->queue_tail, job, job);
 	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+}
+
+void ch_writer_on_commit(struct ch_writer *w, void (*fn)(void *arg), void *arg)
+{
+	pthread_mutex_lock(&w->lock); /* publishes the pointers to the writer thread */
+	w->on_commit = fn;
+	w->on_commit_arg = arg;
 	pthread_mutex_unlock(&w->lock);
 }
 

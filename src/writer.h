@@ -36,6 +36,9 @@ struct ch_commit_job {
 struct ch_writer *ch_writer_start(struct event_base *base, struct ch_store *store, long max_batch,
                                   struct ch_error *err);
 void ch_writer_submit(struct ch_writer *w, struct ch_commit_job *job);
+/* fn(arg) runs on the writer thread after each COMMIT that added rows (the
+ * handler workers are told there is new work).  Set it before submitting. */
+void ch_writer_on_commit(struct ch_writer *w, void (*fn)(void *arg), void *arg);
 /* Did the last transaction (or recovery probe) succeed? */
 bool ch_writer_healthy(struct ch_writer *w);
 /* Jobs submitted whose done callback has not run yet. */

@@ -346,7 +346,7 @@ START_TEST(test_seed)
 	const char *raw;
 	struct ch_batch b;
 	struct ch_error err;
-	const struct ch_event *ev;
+	const struct ch_parsed_event *ev;
 
 	/* the preview sent no Content-Type we know of: NULL means JSON */
 	ck_assert_msg(parse_ct(body, len, NULL, &b, &err) == 0, "%s: %s", seed[_i].file,
@@ -435,7 +435,7 @@ START_TEST(test_eventgrid_incomingcall)
 	char *body = load("eventgrid/incomingcall.json", &len);
 	struct ch_batch b;
 	struct ch_error err;
-	const struct ch_event *ev;
+	const struct ch_parsed_event *ev;
 
 	ck_assert_int_eq(parse_ct(body, len, "application/json; charset=utf-8", &b, &err), 0);
 	ck_assert_uint_eq(b.n, 1);
@@ -483,7 +483,7 @@ START_TEST(test_eventgrid_batch)
 	ck_assert_int_eq(parse_ct(body, len, "application/json", &b, &err), 0);
 	ck_assert_uint_eq(b.n, 3);
 	for (size_t i = 0; i < 3; i++) {
-		const struct ch_event *ev = &b.events[i];
+		const struct ch_parsed_event *ev = &b.events[i];
 
 		ck_assert_int_eq(ev->format, CH_FORMAT_EVENTGRID);
 		ck_assert_str_eq(ev->type, types[i]);
@@ -515,7 +515,7 @@ START_TEST(test_eventgrid_validation)
 	char *body = load("eventgrid/subscription-validation.json", &len);
 	struct ch_batch b;
 	struct ch_error err;
-	const struct ch_event *ev;
+	const struct ch_parsed_event *ev;
 
 	ck_assert_int_eq(parse_ct(body, len, "application/json", &b, &err), 0);
 	ck_assert_uint_eq(b.n, 1);
@@ -654,7 +654,7 @@ START_TEST(test_cloudevents_files)
 	char *body = load(ce_files[_i].file, &len);
 	struct ch_batch b;
 	struct ch_error err;
-	const struct ch_event *ev;
+	const struct ch_parsed_event *ev;
 	char source[128];
 
 	ck_assert_msg(parse_ct(body, len, "application/json; charset=utf-8", &b, &err) == 0,
@@ -687,7 +687,7 @@ START_TEST(test_cloudevents_payloads)
 	char *body;
 	struct ch_batch b;
 	struct ch_error err;
-	const struct ch_event *ev;
+	const struct ch_parsed_event *ev;
 
 	body = load("cloudevents/callconnected.json", &len);
 	/* the file really carries the .NET escape; the JSON layer decodes it */
@@ -941,7 +941,7 @@ START_TEST(test_binary_json)
 	const char *body = " {\"callConnectionId\":\"" CC1 "\",\"n\":[1,2]}\n";
 	struct ch_batch b;
 	struct ch_error err;
-	const struct ch_event *ev;
+	const struct ch_parsed_event *ev;
 
 	ck_assert_msg(parse_binary(body, "application/json; charset=utf-8", h, 9, &b, &err) == 0,
 	              "%s", err.message);

@@ -168,7 +168,7 @@ START_TEST(test_open_creates_dirs_and_schema)
 
 	snprintf(path, sizeof(path), "%s", tmp_path("a/b/c/journal.db"));
 	store = open_store(path, 1000);
-	ck_assert_int_eq(ch_store_schema_latest(), 1);
+	ck_assert_int_eq(ch_store_schema_latest(), SCHEMA_FILES);
 	ck_assert_int_eq(ch_store_schema_version(store), ch_store_schema_latest());
 
 	snprintf(dir, sizeof(dir), "%s", tmp_path("a/b"));

@@ -25,6 +25,9 @@ import traceback
 
 CALLHOOKD = os.environ.get("CALLHOOKD", os.path.join(os.getcwd(), "src", "callhookd"))
 FIXTURES = os.environ.get("FIXTURES", os.path.join(os.path.dirname(__file__), "..", "fixtures"))
+# Handler modules of the build tree (make check sets it); the installed
+# directory otherwise.
+HANDLERS_DIR = os.environ.get("HANDLERS_DIR")
 # Sanitizer builds run several times slower; deadlines scale with this.
 SLOW = float(os.environ.get("CHTEST_SLOW", "1"))
 
@@ -48,6 +51,8 @@ class Daemon:
     # --- process ---------------------------------------------------------
     def command(self):
         cmd = [CALLHOOKD, "-f", "--listen", self.listen, "--db", self.db]
+        if HANDLERS_DIR is not None and "--handlers-dir" not in self.args:
+            cmd += ["--handlers-dir", HANDLERS_DIR]
         if self.config is not None:
             path = os.path.join(self.dir, "callhookd.conf")
             with open(path, "w") as f:

@@ -12,6 +12,8 @@ from chtest import CALLHOOKD, Daemon, expect, run_once
 
 
 def run(args, timeout=30):
+    if chtest.HANDLERS_DIR is not None:
+        args = ["--handlers-dir", chtest.HANDLERS_DIR] + args
     return subprocess.run([CALLHOOKD] + args, capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=timeout * chtest.SLOW)
 

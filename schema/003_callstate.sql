@@ -1,0 +1,2 @@
+-- 003_callstate.sql: placeholder, filled in by the handler work (issue 3).
+SELECT 1;

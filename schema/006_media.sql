@@ -1,0 +1,2 @@
+-- 006_media.sql: placeholder, filled in by the handler work (issue 3).
+SELECT 1;

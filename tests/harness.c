@@ -1,0 +1,233 @@
+/* harness.c - see harness.h */
+#include "harness.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "dispatch.h"
+#include "envelope.h"
+#include "plugin.h"
+#include "store.h"
+
+struct ch_harness {
+	char dir[64];
+	char path[96];
+	struct ch_store *store; /* the intake side */
+	sqlite3 *db;            /* the handler's connection */
+	struct ch_plugin *plugin;
+	struct ch_handler_conf conf;
+	int64_t received_us;
+};
+
+/* Tests run with retries due at once and a small batch, so that batching
+ * and several steps are exercised even with a few events. */
+static const struct ch_dispatch_options harness_dispatch = {
+    .max_attempts = 3, .retry_base_ms = 0, .retry_max_ms = 0, .batch = 4};
+
+static void conf_free(struct ch_handler_conf *c)
+{
+	for (size_t i = 0; i < c->n_options; i++) {
+		free(c->keys[i]);
+		free(c->values[i]);
+	}
+	free(c->keys);
+	free(c->values);
+	free(c->name);
+	free(c->events);
+}
+
+static int conf_build(struct ch_handler_conf *c, const char *module, const char *const *options)
+{
+	const char *base = strrchr(module, '/');
+	size_t n = 0;
+
+	base = base != NULL ? base + 1 : module;
+	c->name = strndup(base, strcspn(base, "."));
+	for (const char *const *o = options; o != NULL && *o != NULL; o++)
+		n++;
+	c->keys = calloc(n + 1, sizeof(char *));
+	c->values = calloc(n + 1, sizeof(char *));
+	if (c->name == NULL || c->keys == NULL || c->values == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const char *eq = strchr(options[i], '=');
+
+		if (eq == NULL)
+			return -1;
+		if (strncmp(options[i], "events=", 7) == 0) {
+			free(c->events);
+			c->events = strdup(eq + 1);
+			continue;
+		}
+		c->keys[c->n_options] = strndup(options[i], (size_t)(eq - options[i]));
+		c->values[c->n_options] = strdup(eq + 1);
+		c->n_options++;
+	}
+	return 0;
+}
+
+void harness_free(struct ch_harness *h)
+{
+	char cmd[160];
+
+	if (h == NULL)
+		return;
+	ch_plugin_unload(h->plugin);
+	sqlite3_close(h->db);
+	ch_store_close(h->store);
+	conf_free(&h->conf);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", h->dir);
+	if (h->dir[0] != '\0' && system(cmd) != 0)
+		fprintf(stderr, "harness: could not remove %s\n", h->dir);
+	free(h);
+}
+
+struct ch_harness *harness_try_new(const char *module, const char *const *options, char *err,
+                                   size_t err_size)
+{
+	struct ch_harness *h = calloc(1, sizeof(*h));
+	struct ch_store_options so = {.busy_timeout_ms = 5000};
+	struct ch_error e;
+
+	ck_assert_ptr_nonnull(h);
+	snprintf(h->dir, sizeof(h->dir), "/tmp/chharness.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(h->dir));
+	snprintf(h->path, sizeof(h->path), "%s/journal.db", h->dir);
+	so.path = h->path;
+	if (ch_store_open(&so, &h->store, &e) < 0)
+		ck_abort_msg("harness: %s", e.message);
+	ck_assert_int_eq(sqlite3_open(h->path, &h->db), SQLITE_OK);
+	sqlite3_busy_timeout(h->db, 5000);
+	sqlite3_exec(h->db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
+	ck_assert_int_eq(conf_build(&h->conf, module, options), 0);
+	if (ch_plugin_load(&h->conf, module, h->db, &h->plugin, &e) < 0) {
+		snprintf(err, err_size, "%s", e.message);
+		harness_free(h);
+		return NULL;
+	}
+	if (ch_dispatch_register(h->db, h->plugin, &e) < 0)
+		ck_abort_msg("harness: %s", e.message);
+	h->received_us = 1700000000000000LL;
+	return h;
+}
+
+struct ch_harness *harness_new(const char *module, const char *const *options)
+{
+	char err[512];
+	struct ch_harness *h = harness_try_new(module, options, err, sizeof(err));
+
+	if (h == NULL)
+		ck_abort_msg("harness: %s", err);
+	return h;
+}
+
+int harness_post(struct ch_harness *h, const char *body)
+{
+	struct ch_envelope_input in = {.content_type = "application/json"};
+	struct ch_batch batch;
+	struct ch_error e;
+	int accepted = 0;
+
+	if (ch_envelope_parse(body, strlen(body), &in, NULL, &batch, &e) < 0)
+		ck_abort_msg("harness_post: %s: %s", e.code, e.message);
+	if (ch_store_begin(h->store, &e) < 0)
+		ck_abort_msg("harness_post: %s", e.message);
+	for (size_t i = 0; i < batch.n; i++) {
+		struct ch_journal_row row;
+		bool duplicate = false;
+
+		if (batch.events[i].is_validation)
+			continue;
+		ch_api_journal_row(&batch.events[i], &row);
+		row.received_us = h->received_us++;
+		row.remote_addr = "127.0.0.1:1";
+		row.endpoint = "/events";
+		if (ch_store_append(h->store, &row, &duplicate, &e) < 0)
+			ck_abort_msg("harness_post: %s", e.message);
+		accepted += !duplicate;
+	}
+	if (ch_store_commit(h->store, &e) < 0)
+		ck_abort_msg("harness_post: %s", e.message);
+	ch_batch_free(&batch);
+	return accepted;
+}
+
+int harness_post_file(struct ch_harness *h, const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *body;
+	long size;
+	int n;
+
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	body = calloc(1, (size_t)size + 1);
+	ck_assert_ptr_nonnull(body);
+	ck_assert_int_eq(fread(body, 1, (size_t)size, f), (size_t)size);
+	fclose(f);
+	n = harness_post(h, body);
+	free(body);
+	return n;
+}
+
+int harness_run(struct ch_harness *h)
+{
+	struct ch_error e;
+	long did, settled = 0;
+	int64_t before = harness_int(h, "SELECT COUNT(*) FROM deliveries WHERE state IN "
+	                                "('done','dead')");
+
+	/* Bounded: every step settles or quarantines at least one delivery. */
+	for (int i = 0; i < 100000; i++) {
+		if (ch_dispatch_step(h->db, h->plugin, &harness_dispatch, &did, &e) < 0)
+			ck_abort_msg("harness_run: %s", e.message);
+		if (did == 0)
+			break;
+	}
+	settled = harness_int(h, "SELECT COUNT(*) FROM deliveries WHERE state IN ('done','dead')") -
+	          before;
+	return (int)settled;
+}
+
+const char *harness_path(struct ch_harness *h)
+{
+	return h->path;
+}
+
+sqlite3 *harness_db(struct ch_harness *h)
+{
+	return h->db;
+}
+
+int64_t harness_int(struct ch_harness *h, const char *sql)
+{
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	ck_assert_msg(sqlite3_prepare_v2(h->db, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
+	              sqlite3_errmsg(h->db));
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+char *harness_text(struct ch_harness *h, const char *sql)
+{
+	sqlite3_stmt *st;
+	char *v = NULL;
+
+	ck_assert_msg(sqlite3_prepare_v2(h->db, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
+	              sqlite3_errmsg(h->db));
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		v = strdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return v;
+}
