@@ -7,6 +7,7 @@
  * a second connection holding the write lock.
  */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <inttypes.h>
@@ -158,6 +159,24 @@ static void create_db_with_version(const char *path, int version)
 	sqlite3_close(db);
 }
 
+/* Every numbered file of schema/ is compiled in. */
+static int count_schema_files(void)
+{
+	DIR *d = opendir(SCHEMA_DIR);
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name);
+
+		n += len > 4 && e->d_name[0] >= '0' && e->d_name[0] <= '9' &&
+		     strcmp(e->d_name + len - 4, ".sql") == 0;
+	}
+	closedir(d);
+	return n;
+}
+
 START_TEST(test_open_creates_dirs_and_schema)
 {
 	char path[PATH_MAX], dir[PATH_MAX];
@@ -168,7 +187,7 @@ START_TEST(test_open_creates_dirs_and_schema)
 
 	snprintf(path, sizeof(path), "%s", tmp_path("a/b/c/journal.db"));
 	store = open_store(path, 1000);
-	ck_assert_int_eq(ch_store_schema_latest(), SCHEMA_FILES);
+	ck_assert_int_eq(ch_store_schema_latest(), count_schema_files());
 	ck_assert_int_eq(ch_store_schema_version(store), ch_store_schema_latest());
 
 	snprintf(dir, sizeof(dir), "%s", tmp_path("a/b"));
