@@ -16,6 +16,7 @@
 #include "host.h"
 #include "log.h"
 #include "timefmt.h"
+#include "writelock.h"
 
 #define ENQUEUE_ROWS   1024 /* journal rows looked at per step */
 #define IDLE_POLL_MS   250  /* how often an idle worker looks for due retries */
@@ -81,33 +82,43 @@ static int exec_stmt(sqlite3 *db, sqlite3_stmt *st, const char *what, struct ch_
 	return 0;
 }
 
+/* Write transactions queue on the process's write lock first (writelock.h);
+ * in_txn means both are held.  host.c's db() opens them the same way. */
 static int begin(struct ch_context *ctx, struct ch_error *err)
 {
 	if (ctx->in_txn)
 		return 0;
-	if (sqlite3_exec(ctx->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return db_fail(err, ctx->db, "begin");
+	ch_write_lock(-1);
+	if (sqlite3_exec(ctx->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		db_fail(err, ctx->db, "begin");
+		ch_write_unlock();
+		return -1;
+	}
 	ctx->in_txn = true;
 	return 0;
 }
 
 static int commit(struct ch_context *ctx, struct ch_error *err)
 {
+	int rc = 0;
+
 	if (!ctx->in_txn)
 		return 0;
 	ctx->in_txn = false;
 	if (sqlite3_exec(ctx->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		db_fail(err, ctx->db, "commit");
+		rc = db_fail(err, ctx->db, "commit");
 		sqlite3_exec(ctx->db, "ROLLBACK", NULL, NULL, NULL);
-		return -1;
 	}
-	return 0;
+	ch_write_unlock();
+	return rc;
 }
 
 static void rollback(struct ch_context *ctx)
 {
-	if (ctx->in_txn)
+	if (ctx->in_txn) {
 		sqlite3_exec(ctx->db, "ROLLBACK", NULL, NULL, NULL);
+		ch_write_unlock();
+	}
 	ctx->in_txn = ctx->in_savepoint = false;
 }
 
@@ -146,29 +157,25 @@ int ch_dispatch_register(sqlite3 *db, const struct ch_plugin *p, struct ch_error
  * once and are kept (their history stays) but marked inactive. */
 static int register_all(struct ch_plugin_set *set, struct ch_error *err)
 {
-	sqlite3 *db;
+	struct ch_context *ctx;
 
 	if (set->n == 0)
 		return 0;
-	db = set->items[0]->ctx.db;
-	if (sqlite3_exec(db, "BEGIN IMMEDIATE; UPDATE handlers SET active = 0", NULL, NULL, NULL) !=
-	    SQLITE_OK) {
-		db_fail(err, db, "register handlers");
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	ctx = &set->items[0]->ctx;
+	if (begin(ctx, err) < 0)
+		return -1;
+	if (sqlite3_exec(ctx->db, "UPDATE handlers SET active = 0", NULL, NULL, NULL) != SQLITE_OK) {
+		db_fail(err, ctx->db, "register handlers");
+		rollback(ctx);
 		return -1;
 	}
 	for (size_t i = 0; i < set->n; i++) {
-		if (ch_dispatch_register(db, set->items[i], err) < 0) {
-			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		if (ch_dispatch_register(ctx->db, set->items[i], err) < 0) {
+			rollback(ctx);
 			return -1;
 		}
 	}
-	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		db_fail(err, db, "register handlers");
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-		return -1;
-	}
-	return 0;
+	return commit(ctx, err);
 }
 
 /* --- one step ------------------------------------------------------------- */
@@ -479,6 +486,7 @@ static int run(struct ch_plugin *p, const struct claim *claims, size_t n,
 	sqlite3 *db = p->ctx.db;
 	sqlite3_stmt *sel = NULL, *upd = NULL;
 	char when[CH_TIME_TEXT_SIZE];
+	bool handler_txn;
 	int rc = -1;
 
 	now_text(when);
@@ -514,7 +522,13 @@ static int run(struct ch_plugin *p, const struct claim *claims, size_t n,
 		}
 		ch_json_doc_free(doc);
 		free(owned);
+		handler_txn = p->ctx.in_txn;
 		if (settle(p, upd, &claims[i], res, why, o, err) < 0)
+			goto out;
+		/* A handler that writes nothing (exec, jsonl) may be slow: never
+		 * hold the write lock across its next call just for a done mark.
+		 * And intake never waits for the rest of a batch. */
+		if ((!handler_txn || ch_write_contended()) && commit(&p->ctx, err) < 0)
 			goto out;
 	}
 	rc = commit(&p->ctx, err);

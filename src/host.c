@@ -16,6 +16,7 @@
 #include "log.h"
 #include "plugin.h"
 #include "units.h"
+#include "writelock.h"
 
 static _Thread_local const struct ch_event *current;
 
@@ -240,9 +241,11 @@ static struct sqlite3 *c_db(struct ch_context *ctx)
 
 	if (!ctx->dispatching)
 		return ctx->db;
-	if (!ctx->in_txn) {
+	if (!ctx->in_txn) { /* the dispatcher commits it, and releases the lock */
+		ch_write_lock(-1);
 		rc = sqlite3_exec(ctx->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 		if (rc != SQLITE_OK) {
+			ch_write_unlock();
 			ctx->db_error = rc;
 			return NULL;
 		}

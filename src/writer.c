@@ -9,6 +9,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "writelock.h"
 
 #define PROBE_INTERVAL_S 1 /* while unhealthy, how often to test the store */
 
@@ -83,6 +84,8 @@ static void commit_group(struct ch_writer *w, struct ch_commit_job *jobs)
 	ch_error_clear(&err);
 	for (struct ch_commit_job *j = jobs; j != NULL; j = j->next)
 		ch_error_clear(&j->err);
+	/* In turn with the handler workers' transactions (writelock.h). */
+	ch_write_lock(-1);
 	if (ch_store_begin(w->store, &err) < 0) {
 		fail_all(jobs, &err);
 	} else {
@@ -100,6 +103,7 @@ static void commit_group(struct ch_writer *w, struct ch_commit_job *jobs)
 				w->on_commit(w->on_commit_arg);
 		}
 	}
+	ch_write_unlock();
 	/* Unhealthy while the store cannot take writes: /readyz says so, and the
 	 * writer probes until it recovers by itself. */
 	for (struct ch_commit_job *j = jobs; j != NULL && why == NULL; j = j->next) {
