@@ -81,46 +81,43 @@ static bool valid_pattern(const char *p)
 	return p[0] != '\0' && (star == NULL || star[1] == '\0');
 }
 
+static int add_pattern(struct ch_plugin *p, size_t *n, const char *text, size_t len,
+                       struct ch_error *err)
+{
+	char **grown = realloc(p->patterns, (*n + 2) * sizeof(char *));
+
+	if (grown == NULL)
+		return ch_error_set(err, 500, "OutOfMemory", "out of memory");
+	p->patterns = grown;
+	if ((grown[*n] = strndup(text, len)) == NULL)
+		return ch_error_set(err, 500, "OutOfMemory", "out of memory");
+	grown[++*n] = NULL;
+	if (!valid_pattern(grown[*n - 1]))
+		return plugin_fail(err, p->ctx.name, p->module_path,
+		                   "event pattern \"%.64s\" is not a type, \"*\" or \"Prefix.*\"",
+		                   grown[*n - 1]);
+	return 0;
+}
+
+/* The config's events key (space- or comma-separated), else the module's own. */
 static int set_patterns(struct ch_plugin *p, const char *events, struct ch_error *err)
 {
-	size_t n = 0, cap = 4;
-	char **list = calloc(cap + 1, sizeof(*list));
+	size_t n = 0;
 
-	if (list == NULL)
+	if ((p->patterns = calloc(1, sizeof(char *))) == NULL)
 		return ch_error_set(err, 500, "OutOfMemory", "out of memory");
-	p->patterns = list;
 	if (events != NULL) {
-		const char *s = events;
-
-		while (*(s += strspn(s, " \t,")) != '\0') {
+		for (const char *s = events; *(s += strspn(s, " \t,")) != '\0';) {
 			size_t len = strcspn(s, " \t,");
 
-			if (n == cap) {
-				char **grown = realloc(list, (cap * 2 + 1) * sizeof(*list));
-
-				if (grown == NULL)
-					return ch_error_set(err, 500, "OutOfMemory", "out of memory");
-				p->patterns = list = grown;
-				cap *= 2;
-			}
-			if ((list[n] = strndup(s, len)) == NULL)
-				return ch_error_set(err, 500, "OutOfMemory", "out of memory");
-			list[++n] = NULL;
-			if (!valid_pattern(list[n - 1]))
-				return plugin_fail(err, p->ctx.name, p->module_path,
-				                   "events: \"%.64s\" is not a type, \"*\" or "
-				                   "\"Prefix.*\"",
-				                   list[n - 1]);
+			if (add_pattern(p, &n, s, len, err) < 0)
+				return -1;
 			s += len;
 		}
 	} else {
 		for (const char *const *t = p->desc->event_types; t != NULL && *t != NULL; t++) {
-			if (n == cap)
-				return plugin_fail(err, p->ctx.name, p->module_path,
-				                   "declares more than %zu event patterns", cap);
-			if ((list[n] = strdup(*t)) == NULL)
-				return ch_error_set(err, 500, "OutOfMemory", "out of memory");
-			list[++n] = NULL;
+			if (add_pattern(p, &n, *t, strlen(*t), err) < 0)
+				return -1;
 		}
 	}
 	if (n == 0)

@@ -71,7 +71,7 @@ START_TEST(test_load_errors)
 	expect_load_error(PROBE, (const char *const[]){"pause=soon", NULL},
 	                  (const char *const[]){"pause: \"soon\" is not a duration", NULL});
 	expect_load_error(PROBE, (const char *const[]){"events=Microsoft.*.Call", NULL},
-	                  (const char *const[]){"events: \"Microsoft.*.Call\"", NULL});
+	                  (const char *const[]){"event pattern \"Microsoft.*.Call\"", NULL});
 }
 END_TEST
 
