@@ -6,7 +6,9 @@ it records every event it handled in th_seen and can be told to ask for
 retries, fail a type for good or abort() the process on a type.
 """
 
+import json
 import os
+import signal
 import time
 
 import chtest
@@ -84,8 +86,14 @@ def test_crashing_handler_is_quarantined_without_a_crash_loop():
                 time.sleep(0.05)
             if d.alive():
                 break
+            expect(d.proc.returncode == -6, "died of SIGABRT, not %s" % d.proc.returncode)
             crashes += 1
-            d.start()
+            try:
+                d.start()
+            except AssertionError:
+                # the handler may run (and abort) before the daemon logs
+                # that it listens; the loop above sees it dead
+                pass
         expect(d.alive(), "the daemon keeps running once the event is quarantined")
         expect(crashes == 3, "crashed %d times, wanted max_attempts = 3" % crashes)
         dead = d.query("SELECT event_id, attempts, last_error FROM deliveries "
@@ -98,6 +106,37 @@ def test_crashing_handler_is_quarantined_without_a_crash_loop():
         d.finish()
     finally:
         d.cleanup()
+
+
+def wait_lines(path, n, timeout=10):
+    deadline = time.monotonic() + timeout * chtest.SLOW
+    lines = []
+    while time.monotonic() < deadline:
+        if os.path.exists(path):
+            with open(path) as f:
+                lines = f.read().splitlines()
+            if len(lines) >= n:
+                return lines
+        time.sleep(0.05)
+    raise AssertionError("%s: %d lines, wanted %d" % (path, len(lines), n))
+
+
+def test_sighup_reopens_the_jsonl_file():
+    d = Daemon()
+    out = os.path.join(d.dir, "events.jsonl")
+    d.config = "[handlers]\ndefaults = no\n[handler jsonl]\npath = %s\n" % out
+    with d:
+        post_fixture(d, "calllegstate-established.json")
+        first = wait_lines(out, 1)
+        expect(json.loads(first[0])["data"]["CallState"] == "Established", first)
+        os.rename(out, out + ".1")  # what logrotate does
+        d.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.3 * chtest.SLOW)
+        post_fixture(d, "calllegstate-terminated.json")
+        second = wait_lines(out, 1)
+        expect(json.loads(second[0])["data"]["CallState"] == "Terminated", second)
+        expect(len(wait_lines(out + ".1", 1)) == 1, "the rotated file keeps its line")
+        expect(d.alive(), "SIGHUP does not stop the daemon")
 
 
 def one_line(proc, code, *words):
