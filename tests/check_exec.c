@@ -42,6 +42,7 @@ static void remove_dir(void)
 }
 
 /* printf into one of a few rotating static buffers (for option lists). */
+static const char *fmt(const char *format, ...) __attribute__((format(printf, 1, 2)));
 static const char *fmt(const char *format, ...)
 {
 	static char buf[8][512];
