@@ -8,6 +8,7 @@
 #include "plugin.h"
 
 #include <dlfcn.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <sqlite3.h>
@@ -226,10 +227,13 @@ int ch_plugin_load(const struct ch_handler_conf *conf, const char *module_path,
                    struct sqlite3 *db, struct ch_plugin **out, struct ch_error *err)
 {
 	struct ch_plugin *p = calloc(1, sizeof(*p));
+	char *resolved = realpath(module_path, NULL); /* what the handlers table shows */
 
 	*out = NULL;
 	if (p == NULL || (p->ctx.name = strdup(conf->name)) == NULL ||
-	    (p->module_path = strdup(module_path)) == NULL) {
+	    (p->module_path = resolved ? resolved : strdup(module_path)) == NULL) {
+		if (p == NULL || p->ctx.name == NULL)
+			free(resolved);
 		ch_plugin_unload(p);
 		return ch_error_set(err, 500, "OutOfMemory", "out of memory");
 	}
