@@ -59,12 +59,12 @@ struct ch_config {
 	/* [log] */
 	enum ch_log_level log_level;
 	/* [handlers] */
-	char *handlers_dir;      /* where module names are looked up */
-	bool default_handlers;   /* load the built-in history handlers */
-	long max_attempts;       /* a delivery is dead after this many attempts */
-	long retry_base_ms;      /* first retry backoff; doubles per attempt */
-	long retry_max_ms;       /* backoff cap */
-	long dispatch_batch;     /* deliveries per handler transaction */
+	char *handlers_dir;    /* where module names are looked up */
+	bool default_handlers; /* load the built-in history handlers */
+	long max_attempts;     /* a delivery is dead after this many attempts */
+	long retry_base_ms;    /* first retry backoff; doubles per attempt */
+	long retry_max_ms;     /* backoff cap */
+	long dispatch_batch;   /* deliveries per handler transaction */
 	/* [handler NAME] sections, in file order */
 	struct ch_handler_conf *handlers;
 	size_t n_handlers;

@@ -132,8 +132,7 @@ int ch_config_handlers_key(struct ch_config *cfg, const char *section, const cha
 	while (*instance == ' ')
 		instance++;
 	if (!valid_name(instance))
-		return BAD(err,
-		           "[%.80s]: a handler name is 1 to %d letters, digits, '_' or '-'",
+		return BAD(err, "[%.80s]: a handler name is 1 to %d letters, digits, '_' or '-'",
 		           section, MAX_NAME_LEN);
 	if ((h = handler_find_or_add(cfg, instance, err)) == NULL)
 		return -1;

@@ -162,7 +162,7 @@ static int start_handlers(struct daemon *d, struct ch_error *err)
 
 static void teardown(struct daemon *d)
 {
-	ch_writer_stop(d->writer); /* commits and answers the last group */
+	ch_writer_stop(d->writer);   /* commits and answers the last group */
 	ch_workers_stop(d->workers); /* the handlers finish their current batch */
 	ch_plugins_unload(&d->plugins);
 	ch_http_server_free(d->http);

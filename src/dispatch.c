@@ -164,7 +164,8 @@ static int register_all(struct ch_plugin_set *set, struct ch_error *err)
 	ctx = &set->items[0]->ctx;
 	if (begin(ctx, err) < 0)
 		return -1;
-	if (sqlite3_exec(ctx->db, "UPDATE handlers SET active = 0", NULL, NULL, NULL) != SQLITE_OK) {
+	if (sqlite3_exec(ctx->db, "UPDATE handlers SET active = 0", NULL, NULL, NULL) !=
+	    SQLITE_OK) {
 		db_fail(err, ctx->db, "register handlers");
 		rollback(ctx);
 		return -1;
@@ -446,9 +447,8 @@ static int64_t backoff_us(const struct ch_dispatch_options *o, long attempts)
 	return (ms > o->retry_max_ms ? o->retry_max_ms : ms) * 1000;
 }
 
-static int settle(struct ch_plugin *p, sqlite3_stmt *upd, const struct claim *c,
-                  enum ch_result res, const char *why, const struct ch_dispatch_options *o,
-                  struct ch_error *err)
+static int settle(struct ch_plugin *p, sqlite3_stmt *upd, const struct claim *c, enum ch_result res,
+                  const char *why, const struct ch_dispatch_options *o, struct ch_error *err)
 {
 	const char *state = "done";
 	int64_t next = 0;
@@ -553,7 +553,8 @@ int ch_dispatch_step(sqlite3 *db, struct ch_plugin *p, const struct ch_dispatch_
 	fill_defaults(opts, &o);
 	if (db != p->ctx.db)
 		return ch_error_set(err, 500, "InternalError",
-		                    "dispatch: handler \"%s\" runs on another connection", p->ctx.name);
+		                    "dispatch: handler \"%s\" runs on another connection",
+		                    p->ctx.name);
 	if ((claims = calloc((size_t)o.batch, sizeof(*claims))) == NULL)
 		return ch_error_set(err, 500, "OutOfMemory", "out of memory");
 	rc = begin(&p->ctx, err);
@@ -641,7 +642,8 @@ int ch_dispatch_replay(sqlite3 *db, struct ch_plugin *p, const struct ch_dispatc
 
 	if (db != p->ctx.db)
 		return ch_error_set(err, 500, "InternalError",
-		                    "replay: handler \"%s\" runs on another connection", p->ctx.name);
+		                    "replay: handler \"%s\" runs on another connection",
+		                    p->ctx.name);
 	if (prepare(db, "SELECT 1 FROM handlers WHERE name = ?1", &known, err) < 0)
 		return -1;
 	sqlite3_bind_text(known, 1, p->ctx.name, -1, SQLITE_STATIC);
@@ -762,8 +764,8 @@ int ch_workers_start(struct ch_plugin_set *set, const struct ch_dispatch_options
 	struct worker *shared = NULL;
 
 	*out = NULL;
-	if (all == NULL || (set->n > 0 && (all->workers = calloc(set->n, sizeof(struct worker))) ==
-	                                       NULL)) {
+	if (all == NULL ||
+	    (set->n > 0 && (all->workers = calloc(set->n, sizeof(struct worker))) == NULL)) {
 		free(all);
 		return ch_error_set(err, 500, "OutOfMemory", "out of memory");
 	}
@@ -783,15 +785,18 @@ int ch_workers_start(struct ch_plugin_set *set, const struct ch_dispatch_options
 			w = add_worker(all);
 		else
 			w = shared != NULL ? shared : (shared = add_worker(all));
-		if (w->plugins == NULL && (w->plugins = calloc(set->n, sizeof(*w->plugins))) == NULL) {
+		if (w->plugins == NULL &&
+		    (w->plugins = calloc(set->n, sizeof(*w->plugins))) == NULL) {
 			ch_error_set(err, 500, "OutOfMemory", "out of memory");
 			goto fail;
 		}
 		w->plugins[w->n++] = p;
 	}
 	for (size_t i = 0; i < all->n_workers; i++) {
-		if (pthread_create(&all->workers[i].thread, NULL, worker_main, &all->workers[i]) != 0) {
-			ch_error_set(err, 500, "StartFailed", "cannot start a handler worker thread");
+		if (pthread_create(&all->workers[i].thread, NULL, worker_main, &all->workers[i]) !=
+		    0) {
+			ch_error_set(err, 500, "StartFailed",
+			             "cannot start a handler worker thread");
 			goto fail;
 		}
 		all->workers[i].started = true;
@@ -803,24 +808,25 @@ fail:
 	return -1;
 }
 
-void ch_workers_kick(struct ch_workers *all)
+/* Advance one of the generation counters and wake every worker. */
+static void bump(struct ch_workers *all, unsigned long *counter)
 {
-	if (all == NULL)
-		return;
 	pthread_mutex_lock(&all->lock);
-	all->kicks++;
+	(*counter)++;
 	pthread_cond_broadcast(&all->wake);
 	pthread_mutex_unlock(&all->lock);
 }
 
+void ch_workers_kick(struct ch_workers *all)
+{
+	if (all != NULL)
+		bump(all, &all->kicks);
+}
+
 void ch_workers_reopen(struct ch_workers *all)
 {
-	if (all == NULL)
-		return;
-	pthread_mutex_lock(&all->lock);
-	all->reopens++;
-	pthread_cond_broadcast(&all->wake);
-	pthread_mutex_unlock(&all->lock);
+	if (all != NULL)
+		bump(all, &all->reopens);
 }
 
 void ch_workers_stop(struct ch_workers *all)

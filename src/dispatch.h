@@ -27,10 +27,10 @@
 struct sqlite3;
 
 struct ch_dispatch_options {
-	long max_attempts;   /* dead after this many; default 5 */
-	long retry_base_ms;  /* first backoff; doubles per attempt; default 1000 */
-	long retry_max_ms;   /* backoff cap; default 300000 */
-	long batch;          /* deliveries per transaction; default 256 */
+	long max_attempts;  /* dead after this many; default 5 */
+	long retry_base_ms; /* first backoff; doubles per attempt; default 1000 */
+	long retry_max_ms;  /* backoff cap; default 300000 */
+	long batch;         /* deliveries per transaction; default 256 */
 };
 
 /* Record the plugin in the handlers table (cursor at the end of the journal
@@ -49,9 +49,8 @@ int ch_dispatch_step(struct sqlite3 *db, struct ch_plugin *p, const struct ch_di
  * batches; each row's delivery ends 'done' (or failed/dead as in a step).
  * progress (may be NULL) is called after each batch. */
 int ch_dispatch_replay(struct sqlite3 *db, struct ch_plugin *p, const struct ch_dispatch_options *o,
-                       int64_t since_us,
-                       void (*progress)(void *arg, int64_t done, int64_t total), void *arg,
-                       struct ch_error *err);
+                       int64_t since_us, void (*progress)(void *arg, int64_t done, int64_t total),
+                       void *arg, struct ch_error *err);
 
 /* The daemon's workers: threads that run steps for their plugins until
  * stopped.  Plugins flagged CH_HANDLER_OWN_THREAD get a worker of their own;
@@ -61,7 +60,7 @@ int ch_dispatch_replay(struct sqlite3 *db, struct ch_plugin *p, const struct ch_
 struct ch_workers;
 int ch_workers_start(struct ch_plugin_set *set, const struct ch_dispatch_options *o,
                      struct ch_workers **out, struct ch_error *err);
-void ch_workers_kick(struct ch_workers *w); /* new journal rows: look now */
+void ch_workers_kick(struct ch_workers *w);   /* new journal rows: look now */
 void ch_workers_reopen(struct ch_workers *w); /* SIGHUP: call each plugin's reopen() */
 void ch_workers_stop(struct ch_workers *w);   /* finish the current step, join */
 

@@ -20,16 +20,15 @@
 #include "units.h"
 
 /* With no [handler] sections these run: history is the product's purpose. */
-static const char *const default_handlers[] = {"callstate", "participants", "dtmf", "media",
-                                               "invite", NULL};
+static const char *const default_handlers[] = {"callstate", "participants", "dtmf",
+                                               "media",     "invite",       NULL};
 
-#define FAIL(err, conf, path, ...)                                                             \
-	plugin_fail(err, (conf)->name, path, __VA_ARGS__)
+#define FAIL(err, conf, path, ...) plugin_fail(err, (conf)->name, path, __VA_ARGS__)
 
-static int plugin_fail(struct ch_error *err, const char *name, const char *path,
-                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int plugin_fail(struct ch_error *err, const char *name, const char *path,
-                       const char *fmt, ...)
+static int plugin_fail(struct ch_error *err, const char *name, const char *path, const char *fmt,
+                       ...) __attribute__((format(printf, 4, 5)));
+static int plugin_fail(struct ch_error *err, const char *name, const char *path, const char *fmt,
+                       ...)
 {
 	char why[200];
 	va_list ap;
@@ -174,10 +173,10 @@ static int set_options(struct ch_plugin *p, const struct ch_handler_conf *conf,
 			return plugin_fail(err, p->ctx.name, p->module_path,
 			                   "unknown option \"%.64s\"", conf->keys[k]);
 		if (check_value(&opts[i], conf->values[k]) < 0)
-			return plugin_fail(err, p->ctx.name, p->module_path,
-			                   "%s: \"%.64s\" is not %s", opts[i].key, conf->values[k],
-			                   type_names[opts[i].type <= CH_OPT_DURATION ? opts[i].type
-			                                                              : 0]);
+			return plugin_fail(
+			    err, p->ctx.name, p->module_path, "%s: \"%.64s\" is not %s",
+			    opts[i].key, conf->values[k],
+			    type_names[opts[i].type <= CH_OPT_DURATION ? opts[i].type : 0]);
 		if ((p->ctx.values[i] = strdup(conf->values[k])) == NULL)
 			return ch_error_set(err, 500, "OutOfMemory", "out of memory");
 	}
@@ -205,7 +204,8 @@ static int open_module(struct ch_plugin *p, struct ch_error *err)
 	*(void **)&entry = dlsym(p->dl, CH_HANDLER_ENTRY_SYMBOL);
 	if (entry == NULL)
 		return plugin_fail(err, p->ctx.name, p->module_path,
-		                   "not a callhookd handler: no %s() symbol", CH_HANDLER_ENTRY_SYMBOL);
+		                   "not a callhookd handler: no %s() symbol",
+		                   CH_HANDLER_ENTRY_SYMBOL);
 	d = entry(CH_ABI_MAJOR, CH_ABI_MINOR);
 	if (d == NULL)
 		return plugin_fail(err, p->ctx.name, p->module_path,
@@ -214,8 +214,7 @@ static int open_module(struct ch_plugin *p, struct ch_error *err)
 		return plugin_fail(err, p->ctx.name, p->module_path,
 		                   "built for handler ABI %u.%u, this callhookd has ABI %d.%d",
 		                   d->abi_major, d->abi_minor, CH_ABI_MAJOR, CH_ABI_MINOR);
-	if (d->size < offsetof(struct ch_handler, reserved) || d->handle == NULL ||
-	    d->name == NULL)
+	if (d->size < offsetof(struct ch_handler, reserved) || d->handle == NULL || d->name == NULL)
 		return plugin_fail(err, p->ctx.name, p->module_path,
 		                   "malformed descriptor (size %u, handle %s)", d->size,
 		                   d->handle != NULL ? "set" : "missing");
@@ -223,8 +222,8 @@ static int open_module(struct ch_plugin *p, struct ch_error *err)
 	return 0;
 }
 
-int ch_plugin_load(const struct ch_handler_conf *conf, const char *module_path,
-                   struct sqlite3 *db, struct ch_plugin **out, struct ch_error *err)
+int ch_plugin_load(const struct ch_handler_conf *conf, const char *module_path, struct sqlite3 *db,
+                   struct ch_plugin **out, struct ch_error *err)
 {
 	struct ch_plugin *p = calloc(1, sizeof(*p));
 	char *resolved = realpath(module_path, NULL); /* what the handlers table shows */
@@ -283,8 +282,8 @@ void ch_plugin_unload(struct ch_plugin *p)
  * are in, and derived rows can be rebuilt from the journal anyway. */
 static int open_connection(const struct ch_config *cfg, sqlite3 **db, struct ch_error *err)
 {
-	int rc = sqlite3_open_v2(cfg->db_path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-	                         NULL);
+	int rc =
+	    sqlite3_open_v2(cfg->db_path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 
 	if (rc == SQLITE_OK)
 		rc = sqlite3_busy_timeout(*db, (int)cfg->busy_timeout_ms);

@@ -30,23 +30,23 @@ struct ch_context {
 	const struct ch_option *options; /* the module's declared options, or NULL */
 	char **values;                   /* one per declared option, NULL when unset (owned) */
 	size_t n_values;
-	struct sqlite3 *db;              /* its connection, the same from init to fini */
+	struct sqlite3 *db; /* its connection, the same from init to fini */
 	/* Set by the dispatcher around handle(): db() then opens the write
 	 * transaction (if not yet open) and a savepoint for this event. */
 	bool dispatching, in_txn, in_savepoint;
-	int db_error;                    /* SQLite code when db() could not begin */
-	char error[512];                 /* set_error(): last message */
+	int db_error;    /* SQLite code when db() could not begin */
+	char error[512]; /* set_error(): last message */
 };
 
 struct ch_plugin {
 	struct ch_context ctx;
-	char *module_path;              /* the file it was loaded from (owned) */
-	void *dl;                       /* dlopen handle */
-	const struct ch_handler *desc;  /* the module's static descriptor */
-	char **patterns;                /* event-type patterns (owned), NULL-terminated */
-	void *state;                    /* what init() returned */
+	char *module_path;             /* the file it was loaded from (owned) */
+	void *dl;                      /* dlopen handle */
+	const struct ch_handler *desc; /* the module's static descriptor */
+	char **patterns;               /* event-type patterns (owned), NULL-terminated */
+	void *state;                   /* what init() returned */
 	bool initialised;
-	bool owns_db;                   /* ctx.db was opened for it (closed at unload) */
+	bool owns_db; /* ctx.db was opened for it (closed at unload) */
 };
 
 /* Does an event type match one pattern: exact, "*" or "prefix*"? */
@@ -63,8 +63,8 @@ int ch_plugin_resolve(const char *dir, const char *module, char *out, size_t siz
  * use from init to fini (borrowed); NULL only checks (dlopen, entry, ABI,
  * options) without calling init.  On failure returns -1 with one readable
  * line in err ("handler \"x\" (/path/x.so): ...") and leaves nothing loaded. */
-int ch_plugin_load(const struct ch_handler_conf *conf, const char *module_path,
-                   struct sqlite3 *db, struct ch_plugin **out, struct ch_error *err);
+int ch_plugin_load(const struct ch_handler_conf *conf, const char *module_path, struct sqlite3 *db,
+                   struct ch_plugin **out, struct ch_error *err);
 /* fini(), dlclose, free.  NULL is fine. */
 void ch_plugin_unload(struct ch_plugin *p);
 

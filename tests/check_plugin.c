@@ -12,12 +12,12 @@
 #include "harness.h"
 #include "plugin.h"
 
-#define PROBE  TEST_HANDLERS "/th_probe.so"
-#define SEED   FIXTURES "/seed/"
-#define EST    SEED "calllegstate-established.json"
-#define DTMF   SEED "dtmfreceived.json"
-#define PARTS  SEED "participantsupdated.json"
-#define TERM   SEED "calllegstate-terminated.json"
+#define PROBE TEST_HANDLERS "/th_probe.so"
+#define SEED  FIXTURES "/seed/"
+#define EST   SEED "calllegstate-established.json"
+#define DTMF  SEED "dtmfreceived.json"
+#define PARTS SEED "participantsupdated.json"
+#define TERM  SEED "calllegstate-terminated.json"
 
 static const char *const no_options[] = {NULL};
 
@@ -174,8 +174,7 @@ END_TEST
 START_TEST(test_fail_is_dead_at_once)
 {
 	struct ch_harness *h = harness_new(
-	    PROBE,
-	    (const char *const[]){"fail_type=Microsoft.Communication.DtmfReceived", NULL});
+	    PROBE, (const char *const[]){"fail_type=Microsoft.Communication.DtmfReceived", NULL});
 	char *s;
 
 	harness_post_file(h, EST);
@@ -321,9 +320,8 @@ START_TEST(test_new_handler_and_replay)
 	ck_assert_int_eq(did, 0);
 	ck_assert_int_eq(harness_int(h, "SELECT COUNT(*) FROM deliveries WHERE handler='late'"), 0);
 
-	ck_assert_int_eq(ch_dispatch_replay(harness_db(h), late, &o, 0, count_progress, progress,
-	                                    &err),
-	                 0);
+	ck_assert_int_eq(
+	    ch_dispatch_replay(harness_db(h), late, &o, 0, count_progress, progress, &err), 0);
 	ck_assert_int_eq(progress[0], 3);
 	ck_assert_int_eq(progress[1], 3);
 	ck_assert_int_eq(harness_int(h, "SELECT COUNT(*) FROM deliveries WHERE handler='late' "

@@ -86,11 +86,11 @@ enum ch_option_type {
 };
 
 struct ch_option {
-	const char *key;           /* NULL ends the table */
+	const char *key; /* NULL ends the table */
 	enum ch_option_type type;
 	const char *default_value; /* NULL: no default */
 	bool required;
-	const char *help;          /* one line, for error messages and documentation */
+	const char *help; /* one line, for error messages and documentation */
 };
 
 /* Functions the host offers.  Every pointer is set for the ABI version in
@@ -161,8 +161,9 @@ struct ch_host {
 };
 
 /* Descriptor flags. */
-#define CH_HANDLER_OWN_THREAD 0x1u /* slow (runs commands, waits on the network):
-                                      give it a worker thread of its own */
+#define CH_HANDLER_OWN_THREAD                                                                      \
+	0x1u /* slow (runs commands, waits on the network):                                        \
+	        give it a worker thread of its own */
 
 struct ch_handler {
 	uint32_t abi_major, abi_minor; /* CH_ABI_MAJOR, CH_ABI_MINOR of the module's build */
@@ -194,7 +195,7 @@ struct ch_handler {
 CH_EXPORT const struct ch_handler *ch_handler_entry(uint32_t host_abi_major,
                                                     uint32_t host_abi_minor);
 typedef const struct ch_handler *(*ch_handler_entry_fn)(uint32_t host_abi_major,
-                                                         uint32_t host_abi_minor);
+                                                        uint32_t host_abi_minor);
 
 #ifdef __cplusplus
 }
