@@ -19,14 +19,12 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include <sqlite3.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
-#include <callhookd/handler.h>
+#include "module_common.h"
 
 /* Bounds on what we copy from input: ids are GUIDs or base64 URLs (~200
  * bytes); anything longer is not an id we can trust. */
@@ -87,12 +85,6 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_RECOMPUTE] = recompute_sql,
 };
 
-struct callstate {
-	struct ch_context *ctx;
-	sqlite3 *db;                  /* the connection the statements belong to */
-	sqlite3_stmt *stmt[ST_COUNT]; /* prepared on first use, finalized in fini */
-};
-
 /* What one event says about its call; strings are the host's (valid during
  * handle()) or static. */
 struct state_event {
@@ -119,7 +111,7 @@ static const char *canonical_state(const char *s)
 }
 
 /* An optional id: NULL when absent, empty or beyond bounds (logged). */
-static const char *bounded_id(struct callstate *cs, const char *s, const char *what)
+static const char *bounded_id(struct hm_state *cs, const char *s, const char *what)
 {
 	if (s == NULL || s[0] == '\0')
 		return NULL;
@@ -143,7 +135,7 @@ static const char *type_state(const struct ch_value *data, const char *type)
 }
 
 /* Fill *se from ev; false (logged) when the event says nothing we can store. */
-static bool read_event(struct callstate *cs, const struct ch_event *ev, struct state_event *se)
+static bool read_event(struct hm_state *cs, const struct ch_event *ev, struct state_event *se)
 {
 	const struct ch_value *data = host->event_data(ev);
 	const char *type = host->event_type(ev);
@@ -181,50 +173,11 @@ static void utc_now(char *out, size_t size)
 	snprintf(out + n, size - n, ".%06dZ", (int)(ts.tv_nsec / 1000));
 }
 
-/* Errors a later attempt may not see again (locks, I/O, memory) retry; the
- * others (constraint, type) would fail the same way every time. */
-static enum ch_result db_error(struct callstate *cs, int rc, const char *what)
-{
-	int primary = rc & 0xff;
-
-	host->set_error(cs->ctx, "%s: %s", what, sqlite3_errmsg(cs->db));
-	if (primary == SQLITE_CONSTRAINT || primary == SQLITE_MISMATCH ||
-	    primary == SQLITE_TOOBIG || primary == SQLITE_RANGE)
-		return CH_FAIL;
-	return CH_RETRY;
-}
-
-static sqlite3_stmt *stmt(struct callstate *cs, enum stmt_index i, int *rc)
-{
-	if (cs->stmt[i] == NULL)
-		*rc = sqlite3_prepare_v3(cs->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-		                         &cs->stmt[i], NULL);
-	return cs->stmt[i];
-}
-
-static void bind_opt(sqlite3_stmt *st, int i, const char *s)
-{
-	if (s != NULL)
-		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(st, i);
-}
-
-/* Run a bound statement to completion and reset it for the next use. */
-static int run(sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
-static int insert_state(struct callstate *cs, const struct ch_event *ev,
+static int insert_state(struct hm_state *cs, const struct ch_event *ev,
                         const struct state_event *se)
 {
-	int rc = SQLITE_OK;
-	sqlite3_stmt *st = stmt(cs, ST_INSERT_STATE, &rc);
+	int rc;
+	sqlite3_stmt *st = hm_stmt(cs, ST_INSERT_STATE, &rc);
 
 	if (st == NULL)
 		return rc;
@@ -232,17 +185,18 @@ static int insert_state(struct callstate *cs, const struct ch_event *ev,
 	sqlite3_bind_text(st, 2, se->state, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 3, host->event_time(ev), -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 4, host->event_time_us(ev));
-	bind_opt(st, 5, se->conversation_id);
-	bind_opt(st, 6, se->server_call_id);
-	bind_opt(st, 7, se->correlation_id);
+	/* Bounded already (bounded_id): nothing is cut. */
+	hm_bind_text(st, 5, se->conversation_id, MAX_ID_LEN);
+	hm_bind_text(st, 6, se->server_call_id, MAX_ID_LEN);
+	hm_bind_text(st, 7, se->correlation_id, MAX_ID_LEN);
 	sqlite3_bind_int64(st, 8, host->event_id(ev));
-	return run(st);
+	return hm_run(st);
 }
 
-static int recompute_call(struct callstate *cs, const char *call_id)
+static int recompute_call(struct hm_state *cs, const char *call_id)
 {
-	int rc = SQLITE_OK;
-	sqlite3_stmt *st = stmt(cs, ST_RECOMPUTE, &rc);
+	int rc;
+	sqlite3_stmt *st = hm_stmt(cs, ST_RECOMPUTE, &rc);
 	char now[64];
 
 	if (st == NULL)
@@ -250,55 +204,34 @@ static int recompute_call(struct callstate *cs, const char *call_id)
 	utc_now(now, sizeof(now));
 	sqlite3_bind_text(st, 1, call_id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, now, -1, SQLITE_TRANSIENT);
-	return run(st);
+	return hm_run(st);
 }
 
 static enum ch_result cs_handle(void *state, const struct ch_event *ev)
 {
-	struct callstate *cs = state;
+	struct hm_state *cs = state;
 	struct state_event se;
 	int rc;
 
 	if (!read_event(cs, ev, &se))
 		return CH_OK;
-	cs->db = host->db(cs->ctx);
-	if (cs->db == NULL) {
+	if (hm_db(cs) == NULL) {
 		host->set_error(cs->ctx, "no database connection");
 		return CH_RETRY;
 	}
 	rc = insert_state(cs, ev, &se);
 	if (rc != SQLITE_OK)
-		return db_error(cs, rc, "insert call_states");
+		return hm_db_error(cs, rc, "insert call_states");
 	rc = recompute_call(cs, se.call_id);
 	if (rc != SQLITE_OK)
-		return db_error(cs, rc, "recompute calls");
+		return hm_db_error(cs, rc, "recompute calls");
 	return CH_OK;
 }
 
 static int cs_init(const struct ch_host *h, struct ch_context *ctx, void **state)
 {
-	struct callstate *cs;
-
 	host = h;
-	cs = calloc(1, sizeof(*cs));
-	if (cs == NULL) {
-		h->set_error(ctx, "out of memory");
-		return -1;
-	}
-	cs->ctx = ctx;
-	*state = cs;
-	return 0;
-}
-
-static void cs_fini(void *state)
-{
-	struct callstate *cs = state;
-
-	if (cs == NULL)
-		return;
-	for (int i = 0; i < ST_COUNT; i++)
-		sqlite3_finalize(cs->stmt[i]);
-	free(cs);
+	return hm_init(h, ctx, NULL, stmt_sql, ST_COUNT, state);
 }
 
 static const char *const event_types[] = {
@@ -318,14 +251,7 @@ static const struct ch_handler descriptor = {
     .event_types = event_types,
     .init = cs_init,
     .handle = cs_handle,
-    .fini = cs_fini,
+    .fini = hm_fini,
 };
 
-CH_EXPORT const struct ch_handler *ch_handler_entry(uint32_t host_abi_major,
-                                                    uint32_t host_abi_minor)
-{
-	(void)host_abi_minor;
-	if (host_abi_major != CH_ABI_MAJOR)
-		return NULL;
-	return &descriptor;
-}
+HM_HANDLER_ENTRY(descriptor)

@@ -26,25 +26,16 @@
 
 #include <ctype.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
-#include <sqlite3.h>
-
-#include <callhookd/handler.h>
+#include "module_common.h"
 
 #define TONE_RAW_MAX 64   /* longer "tones" are kept truncated, they are not tones */
 #define ID_MAX       1024 /* participant and call ids are GUID-sized in practice */
 #define TIME_TEXT    32   /* "YYYY-MM-DDTHH:MM:SS.ffffffZ" + NUL, with room */
 
 static const struct ch_host *host;
-
-struct dtmf_state {
-	struct ch_context *ctx;
-	sqlite3_stmt *insert; /* prepared on first use (the schema is applied by then) */
-};
 
 /* Prefix patterns: the host caps a descriptor at four.  handle() picks the
  * types it knows from what they match (see is_tone_type). */
@@ -63,43 +54,12 @@ static const char *const tone_types[] = {
     "Microsoft.Communication.ContinuousDtmfRecognitionToneReceived",
 };
 
-static const char insert_sql[] =
+/* The one statement, prepared on first use (module_common.h). */
+static const char *const sql[] = {
     "INSERT INTO dtmf_tones (call_id, sequence_id, tone, tone_raw, participant_id,"
     " event_type, event_id, event_time, event_time_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-    " ON CONFLICT DO NOTHING";
-
-/* --- tone names ---------------------------------------------------------- */
-
-static const struct {
-	const char *name;
-	char tone;
-} tone_names[] = {
-    {"zero", '0'},  {"one", '1'},  {"two", '2'},      {"three", '3'}, {"four", '4'},
-    {"five", '5'},  {"six", '6'},  {"seven", '7'},    {"eight", '8'}, {"nine", '9'},
-    {"pound", '#'}, {"hash", '#'}, {"asterisk", '*'}, {"star", '*'},
+    " ON CONFLICT DO NOTHING",
 };
-
-/* The DTMF symbol a service spelling stands for ("5", "Tone5", "five",
- * "TonePound", "asterisk", "a"), or 0 when it is none of them. */
-static char tone_symbol(const char *s)
-{
-	size_t n;
-
-	if (s == NULL)
-		return 0;
-	if (strncasecmp(s, "tone", 4) == 0 && s[4] != '\0')
-		s += 4; /* the preview's "Tone1" */
-	n = strlen(s);
-	if (n == 1) {
-		char c = (char)toupper((unsigned char)s[0]);
-		return strchr("0123456789*#ABCD", c) != NULL ? c : 0;
-	}
-	for (size_t i = 0; i < sizeof(tone_names) / sizeof(tone_names[0]); i++) {
-		if (strcasecmp(s, tone_names[i].name) == 0)
-			return tone_names[i].tone;
-	}
-	return 0;
-}
 
 /* --- event time from data.time ------------------------------------------- */
 
@@ -200,44 +160,6 @@ static void event_when(const struct ch_event *ev, struct when *w)
 	}
 }
 
-/* --- database ------------------------------------------------------------ */
-
-static void bind_text(sqlite3_stmt *st, int i, const char *s, size_t max)
-{
-	size_t n;
-
-	if (s == NULL) {
-		sqlite3_bind_null(st, i);
-		return;
-	}
-	n = strnlen(s, max);
-	if (n == max) {
-		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-			n--; /* cut before the character that straddles the limit */
-	}
-	sqlite3_bind_text(st, i, s, (int)n, SQLITE_TRANSIENT);
-}
-
-static bool transient(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_CONSTRAINT:
-	case SQLITE_MISMATCH:
-	case SQLITE_TOOBIG:
-	case SQLITE_RANGE:
-		return false;
-	default:
-		return true; /* busy, locked, I/O, full: may pass; dead after max_attempts */
-	}
-}
-
-static enum ch_result db_error(struct dtmf_state *s, sqlite3 *db, int rc, const char *what)
-{
-	host->set_error(s->ctx, "dtmf: %s: %s", what,
-	                db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-	return transient(rc) ? CH_RETRY : CH_FAIL;
-}
-
 /* --- handle -------------------------------------------------------------- */
 
 static bool is_tone_type(const char *type)
@@ -256,81 +178,57 @@ static void bind_tone(sqlite3_stmt *st, const struct ch_value *data)
 	const char *raw = host->str(info, "tone");
 	const char *participant = host->str(info, "participantId");
 	char sym[2] = {0, 0}, num[24];
-	int64_t seq, n;
+	int64_t seq = 0, n;
+	bool has_seq;
 
 	if (raw == NULL && host->int64(info, "tone", &n)) {
 		snprintf(num, sizeof(num), "%lld", (long long)n); /* tolerate a bare 5 */
 		raw = num;
 	}
 
-	if (host->int64(info, "sequenceId", &seq))
-		sqlite3_bind_int64(st, 2, seq);
-	else
-		sqlite3_bind_null(st, 2);
-	sym[0] = tone_symbol(raw);
-	bind_text(st, 3, sym[0] != 0 ? sym : NULL, sizeof(sym));
-	bind_text(st, 4, raw, TONE_RAW_MAX);
+	has_seq = host->int64(info, "sequenceId", &seq);
+	hm_bind_opt_int(st, 2, has_seq, seq);
+	sym[0] = hm_tone_symbol(raw);
+	hm_bind_text(st, 3, sym[0] != 0 ? sym : NULL, sizeof(sym));
+	hm_bind_text(st, 4, raw, TONE_RAW_MAX);
 	if (participant == NULL)
 		participant = host->str(data, "participantId");
-	bind_text(st, 5, participant, ID_MAX);
+	hm_bind_text(st, 5, participant, ID_MAX);
 }
 
 static enum ch_result dtmf_handle(void *state, const struct ch_event *ev)
 {
-	struct dtmf_state *s = state;
+	struct hm_state *s = state;
 	const char *type = host->event_type(ev);
 	struct when w;
-	sqlite3 *db;
+	sqlite3_stmt *st;
 	int rc;
 
 	if (!is_tone_type(type))
 		return CH_OK; /* no tone: nothing to record (see the top of the file) */
-	db = host->db(s->ctx);
-	if (db == NULL)
-		return db_error(s, NULL, SQLITE_BUSY, "no database transaction");
-	if (s->insert == NULL) {
-		rc = sqlite3_prepare_v2(db, insert_sql, -1, &s->insert, NULL);
-		if (rc != SQLITE_OK)
-			return db_error(s, db, rc, "prepare");
-	}
+	if (hm_db(s) == NULL)
+		return hm_db_error(s, SQLITE_BUSY, "no database transaction");
+	rc = hm_prepare(s);
+	if (rc != SQLITE_OK)
+		return hm_db_error(s, rc, "prepare");
+	st = s->stmt[0];
 	event_when(ev, &w);
-	bind_text(s->insert, 1, host->event_call_id(ev), ID_MAX);
-	bind_tone(s->insert, host->event_data(ev));
-	bind_text(s->insert, 6, type, ID_MAX);
-	sqlite3_bind_int64(s->insert, 7, host->event_id(ev));
-	bind_text(s->insert, 8, w.text, TIME_TEXT);
-	sqlite3_bind_int64(s->insert, 9, w.us);
-	rc = sqlite3_step(s->insert);
-	sqlite3_reset(s->insert);
-	sqlite3_clear_bindings(s->insert);
-	if (rc != SQLITE_DONE)
-		return db_error(s, db, rc, "insert dtmf_tones");
+	hm_bind_text(st, 1, host->event_call_id(ev), ID_MAX);
+	bind_tone(st, host->event_data(ev));
+	hm_bind_text(st, 6, type, ID_MAX);
+	sqlite3_bind_int64(st, 7, host->event_id(ev));
+	hm_bind_text(st, 8, w.text, TIME_TEXT);
+	sqlite3_bind_int64(st, 9, w.us);
+	rc = hm_run(st);
+	if (rc != SQLITE_OK)
+		return hm_db_error(s, rc, "insert dtmf_tones");
 	return CH_OK;
 }
 
 static int dtmf_init(const struct ch_host *h, struct ch_context *ctx, void **state)
 {
-	struct dtmf_state *s;
-
 	host = h;
-	s = calloc(1, sizeof(*s));
-	if (s == NULL) {
-		h->set_error(ctx, "dtmf: out of memory");
-		return -1;
-	}
-	s->ctx = ctx;
-	*state = s;
-	return 0;
-}
-
-static void dtmf_fini(void *state)
-{
-	struct dtmf_state *s = state;
-
-	if (s == NULL)
-		return;
-	sqlite3_finalize(s->insert);
-	free(s);
+	return hm_init(h, ctx, "dtmf", sql, sizeof(sql) / sizeof(sql[0]), state);
 }
 
 static const struct ch_handler descriptor = {
@@ -343,11 +241,7 @@ static const struct ch_handler descriptor = {
     .event_types = event_types,
     .init = dtmf_init,
     .handle = dtmf_handle,
-    .fini = dtmf_fini,
+    .fini = hm_fini,
 };
 
-const struct ch_handler *ch_handler_entry(uint32_t host_abi_major, uint32_t host_abi_minor)
-{
-	(void)host_abi_minor;
-	return host_abi_major == CH_ABI_MAJOR ? &descriptor : NULL;
-}
+HM_HANDLER_ENTRY(descriptor)

@@ -51,7 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <callhookd/handler.h>
+#include "module_common.h"
 
 extern char **environ;
 
@@ -853,9 +853,4 @@ static const struct ch_handler descriptor = {
     .fini = exec_fini,
 };
 
-CH_EXPORT const struct ch_handler *ch_handler_entry(uint32_t host_abi_major,
-                                                    uint32_t host_abi_minor)
-{
-	(void)host_abi_minor;
-	return host_abi_major == CH_ABI_MAJOR ? &descriptor : NULL;
-}
+HM_HANDLER_ENTRY(descriptor)

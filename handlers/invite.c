@@ -22,13 +22,10 @@
 
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include <sqlite3.h>
-
-#include <callhookd/handler.h>
+#include "module_common.h"
 
 #define ID_MAX           1024 /* ids, contexts, numbers: GUID-sized in practice */
 #define TEXT_MAX         4096 /* result messages */
@@ -37,11 +34,6 @@
 static const struct ch_host *host;
 
 enum stmt { INSERT_INVITE, INSERT_PARTICIPANT, N_STMTS };
-
-struct invite_state {
-	struct ch_context *ctx;
-	sqlite3_stmt *stmt[N_STMTS]; /* prepared on first use (the schema is applied by then) */
-};
 
 /* Prefix patterns: the host caps a descriptor at four.  handle() acts only
  * on the types in known_types. */
@@ -96,60 +88,6 @@ static int known_index(const char *type)
 	return -1;
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *s, size_t max)
-{
-	size_t n;
-
-	if (s == NULL) {
-		sqlite3_bind_null(st, i);
-		return;
-	}
-	n = strnlen(s, max);
-	if (n == max) {
-		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-			n--; /* cut before the character that straddles the limit */
-	}
-	sqlite3_bind_text(st, i, s, (int)n, SQLITE_TRANSIENT);
-}
-
-static void bind_opt_int(sqlite3_stmt *st, int i, bool has, int64_t v)
-{
-	if (has)
-		sqlite3_bind_int64(st, i, v);
-	else
-		sqlite3_bind_null(st, i);
-}
-
-/* Run a statement that returns no rows, then make it reusable. */
-static int run(sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
-static bool transient(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_CONSTRAINT:
-	case SQLITE_MISMATCH:
-	case SQLITE_TOOBIG:
-	case SQLITE_RANGE:
-		return false;
-	default:
-		return true; /* busy, locked, I/O, full: may pass; dead after max_attempts */
-	}
-}
-
-static enum ch_result db_error(struct invite_state *s, sqlite3 *db, int rc, const char *what)
-{
-	host->set_error(s->ctx, "invite: %s: %s", what,
-	                db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-	return transient(rc) ? CH_RETRY : CH_FAIL;
-}
-
 /* --- the result row ------------------------------------------------------ */
 
 struct result {
@@ -178,7 +116,7 @@ static const char *preview_outcome(const struct result *r)
 	return "succeeded";
 }
 
-static int insert_invite(struct invite_state *s, const struct ch_event *ev, int known)
+static int insert_invite(struct hm_state *s, const struct ch_event *ev, int known)
 {
 	const struct ch_value *data = host->event_data(ev);
 	sqlite3_stmt *st = s->stmt[INSERT_INVITE];
@@ -189,20 +127,20 @@ static int insert_invite(struct invite_state *s, const struct ch_event *ev, int 
 	read_result(data, &r);
 	if (outcome == NULL)
 		outcome = preview_outcome(&r);
-	bind_text(st, 1, host->event_call_id(ev), ID_MAX);
-	bind_text(st, 2, context, ID_MAX);
-	bind_text(st, 3, known_types[known].action, ID_MAX);
-	bind_text(st, 4, outcome, ID_MAX);
-	bind_text(st, 5, r.status, ID_MAX);
-	bind_opt_int(st, 6, r.has_code, r.code);
-	bind_opt_int(st, 7, r.has_subcode, r.subcode);
-	bind_text(st, 8, r.message, TEXT_MAX);
-	bind_text(st, 9, host->str(data, "invitationId"), ID_MAX);
-	bind_text(st, 10, host->event_type(ev), ID_MAX);
+	hm_bind_text(st, 1, host->event_call_id(ev), ID_MAX);
+	hm_bind_text(st, 2, context, ID_MAX);
+	hm_bind_text(st, 3, known_types[known].action, ID_MAX);
+	hm_bind_text(st, 4, outcome, ID_MAX);
+	hm_bind_text(st, 5, r.status, ID_MAX);
+	hm_bind_opt_int(st, 6, r.has_code, r.code);
+	hm_bind_opt_int(st, 7, r.has_subcode, r.subcode);
+	hm_bind_text(st, 8, r.message, TEXT_MAX);
+	hm_bind_text(st, 9, host->str(data, "invitationId"), ID_MAX);
+	hm_bind_text(st, 10, host->event_type(ev), ID_MAX);
 	sqlite3_bind_int64(st, 11, host->event_id(ev));
-	bind_text(st, 12, host->event_time(ev), ID_MAX);
+	hm_bind_text(st, 12, host->event_time(ev), ID_MAX);
 	sqlite3_bind_int64(st, 13, host->event_time_us(ev));
-	return run(st);
+	return hm_run(st);
 }
 
 /* --- participants -------------------------------------------------------- */
@@ -265,7 +203,7 @@ static bool read_identifier(const struct ch_value *v, struct identifier *id)
 	return id->key[0] != '\0';
 }
 
-static int insert_participant(struct invite_state *s, const struct ch_event *ev,
+static int insert_participant(struct hm_state *s, const struct ch_event *ev,
                               const struct ch_value *v)
 {
 	sqlite3_stmt *st = s->stmt[INSERT_PARTICIPANT];
@@ -274,20 +212,20 @@ static int insert_participant(struct invite_state *s, const struct ch_event *ev,
 	if (!read_identifier(v, &id))
 		return SQLITE_OK; /* an identifier naming nobody: nothing to key it by */
 	sqlite3_bind_int64(st, 1, host->event_id(ev));
-	bind_text(st, 2, id.key, sizeof(id.key));
-	bind_text(st, 3, host->event_call_id(ev), ID_MAX);
-	bind_text(st, 4, id.kind, ID_MAX);
-	bind_text(st, 5, id.raw_id, ID_MAX);
-	bind_text(st, 6, id.user_id, ID_MAX);
-	bind_text(st, 7, id.phone, ID_MAX);
-	bind_text(st, 8, id.teams_id, ID_MAX);
-	bind_text(st, 9, host->event_time(ev), ID_MAX);
+	hm_bind_text(st, 2, id.key, sizeof(id.key));
+	hm_bind_text(st, 3, host->event_call_id(ev), ID_MAX);
+	hm_bind_text(st, 4, id.kind, ID_MAX);
+	hm_bind_text(st, 5, id.raw_id, ID_MAX);
+	hm_bind_text(st, 6, id.user_id, ID_MAX);
+	hm_bind_text(st, 7, id.phone, ID_MAX);
+	hm_bind_text(st, 8, id.teams_id, ID_MAX);
+	hm_bind_text(st, 9, host->event_time(ev), ID_MAX);
 	sqlite3_bind_int64(st, 10, host->event_time_us(ev));
-	return run(st);
+	return hm_run(st);
 }
 
 /* data.participants[] (the preview) and data.participant (GA). */
-static int insert_participants(struct invite_state *s, const struct ch_event *ev)
+static int insert_participants(struct hm_state *s, const struct ch_event *ev)
 {
 	const struct ch_value *data = host->event_data(ev);
 	const struct ch_value *list = host->get(data, "participants");
@@ -309,68 +247,34 @@ static int insert_participants(struct invite_state *s, const struct ch_event *ev
 
 /* --- handle -------------------------------------------------------------- */
 
-static int prepare(struct invite_state *s, sqlite3 *db)
-{
-	for (int i = 0; i < N_STMTS; i++) {
-		if (s->stmt[i] != NULL)
-			continue;
-		int rc = sqlite3_prepare_v2(db, sql[i], -1, &s->stmt[i], NULL);
-		if (rc != SQLITE_OK)
-			return rc;
-	}
-	return SQLITE_OK;
-}
-
 static enum ch_result invite_handle(void *state, const struct ch_event *ev)
 {
-	struct invite_state *s = state;
+	struct hm_state *s = state;
 	int known = known_index(host->event_type(ev));
-	sqlite3 *db;
 	int rc;
 
 	if (known < 0)
 		return CH_OK; /* a participant type this module does not know (yet) */
-	db = host->db(s->ctx);
-	if (db == NULL)
-		return db_error(s, NULL, SQLITE_BUSY, "no database transaction");
-	rc = prepare(s, db);
+	if (hm_db(s) == NULL)
+		return hm_db_error(s, SQLITE_BUSY, "no database transaction");
+	rc = hm_prepare(s);
 	if (rc != SQLITE_OK)
-		return db_error(s, db, rc, "prepare");
+		return hm_db_error(s, rc, "prepare");
 	rc = insert_invite(s, ev, known);
 	if (rc != SQLITE_OK)
-		return db_error(s, db, rc, "insert invites");
-	if (sqlite3_changes(db) == 0)
+		return hm_db_error(s, rc, "insert invites");
+	if (sqlite3_changes(s->db) == 0)
 		return CH_OK; /* a replay, or the same result under another journal row */
 	rc = insert_participants(s, ev);
 	if (rc != SQLITE_OK)
-		return db_error(s, db, rc, "insert invite_participants");
+		return hm_db_error(s, rc, "insert invite_participants");
 	return CH_OK;
 }
 
 static int invite_init(const struct ch_host *h, struct ch_context *ctx, void **state)
 {
-	struct invite_state *s;
-
 	host = h;
-	s = calloc(1, sizeof(*s));
-	if (s == NULL) {
-		h->set_error(ctx, "invite: out of memory");
-		return -1;
-	}
-	s->ctx = ctx;
-	*state = s;
-	return 0;
-}
-
-static void invite_fini(void *state)
-{
-	struct invite_state *s = state;
-
-	if (s == NULL)
-		return;
-	for (int i = 0; i < N_STMTS; i++)
-		sqlite3_finalize(s->stmt[i]);
-	free(s);
+	return hm_init(h, ctx, "invite", sql, N_STMTS, state);
 }
 
 static const struct ch_handler descriptor = {
@@ -383,11 +287,7 @@ static const struct ch_handler descriptor = {
     .event_types = event_types,
     .init = invite_init,
     .handle = invite_handle,
-    .fini = invite_fini,
+    .fini = hm_fini,
 };
 
-const struct ch_handler *ch_handler_entry(uint32_t host_abi_major, uint32_t host_abi_minor)
-{
-	(void)host_abi_minor;
-	return host_abi_major == CH_ABI_MAJOR ? &descriptor : NULL;
-}
+HM_HANDLER_ENTRY(descriptor)

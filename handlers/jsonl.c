@@ -28,7 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <callhookd/handler.h>
+#include "module_common.h"
 
 /* Room for '\n' + {"journal_id":<20 digits>,"event": + } + '\n'. */
 #define WRAP_OVERHEAD 64
@@ -233,9 +233,4 @@ static const struct ch_handler descriptor = {
     .fini = jsonl_fini,
 };
 
-CH_EXPORT const struct ch_handler *ch_handler_entry(uint32_t host_abi_major,
-                                                    uint32_t host_abi_minor)
-{
-	(void)host_abi_minor;
-	return host_abi_major == CH_ABI_MAJOR ? &descriptor : NULL;
-}
+HM_HANDLER_ENTRY(descriptor)

@@ -17,15 +17,11 @@
  */
 #define _POSIX_C_SOURCE 200809L /* strnlen */
 
-#include <ctype.h>
 #include <stdbool.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include <sqlite3.h>
-
-#include <callhookd/handler.h>
+#include "module_common.h"
 
 #define ID_MAX    1024 /* ids, contexts, types: GUID-sized in practice */
 #define TEXT_MAX  4096 /* messages and recognized phrases */
@@ -34,11 +30,6 @@
 static const struct ch_host *host;
 
 enum stmt { INSERT_EVENT, SELECT_RUN, UPSERT_NAMED, UPSERT_UNNAMED, N_STMTS };
-
-struct media_state {
-	struct ch_context *ctx;
-	sqlite3_stmt *stmt[N_STMTS]; /* prepared on first use (the schema is applied by then) */
-};
 
 /* Prefix patterns: the host caps a descriptor at four, and later service
  * versions add names (PlayPaused, ...) that handle() must not misread. */
@@ -123,58 +114,6 @@ static bool is_status(const char *status, const char *want)
 	return status != NULL && strcasecmp(status, want) == 0;
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *s, size_t max)
-{
-	size_t n;
-
-	if (s == NULL) {
-		sqlite3_bind_null(st, i);
-		return;
-	}
-	n = strnlen(s, max);
-	if (n == max) {
-		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-			n--; /* cut before the character that straddles the limit */
-	}
-	sqlite3_bind_text(st, i, s, (int)n, SQLITE_TRANSIENT);
-}
-
-static void bind_opt_int(sqlite3_stmt *st, int i, bool has, int64_t v)
-{
-	if (has)
-		sqlite3_bind_int64(st, i, v);
-	else
-		sqlite3_bind_null(st, i);
-}
-
-/* The DTMF symbol of a service spelling ("five", "pound", "Tone5", "#"),
- * or 0.  The same table as handlers/dtmf.c: modules share no code. */
-static char tone_symbol(const char *s)
-{
-	static const struct {
-		const char *name;
-		char tone;
-	} names[] = {
-	    {"zero", '0'},  {"one", '1'},  {"two", '2'},      {"three", '3'}, {"four", '4'},
-	    {"five", '5'},  {"six", '6'},  {"seven", '7'},    {"eight", '8'}, {"nine", '9'},
-	    {"pound", '#'}, {"hash", '#'}, {"asterisk", '*'}, {"star", '*'},
-	};
-
-	if (s == NULL)
-		return 0;
-	if (strncasecmp(s, "tone", 4) == 0 && s[4] != '\0')
-		s += 4;
-	if (strlen(s) == 1) {
-		char c = (char)toupper((unsigned char)s[0]);
-		return strchr("0123456789*#ABCD", c) != NULL ? c : 0;
-	}
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (strcasecmp(s, names[i].name) == 0)
-			return names[i].tone;
-	}
-	return 0;
-}
-
 /* --- one event ----------------------------------------------------------- */
 
 struct media_event {
@@ -227,7 +166,7 @@ static void read_tones(const struct ch_value *data, struct media_event *m)
 		return;
 	n = host->len(tones);
 	for (size_t i = 0; i < n && k < TONES_MAX; i++) {
-		char c = tone_symbol(host->str(host->at(tones, i, NULL), ""));
+		char c = hm_tone_symbol(host->str(host->at(tones, i, NULL), ""));
 		m->tones[k++] = c != 0 ? c : '?';
 	}
 	m->tones[k] = '\0';
@@ -257,70 +196,27 @@ static void read_event(const struct ch_event *ev, const char *kind, struct media
 
 /* --- database ------------------------------------------------------------ */
 
-static bool transient(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_CONSTRAINT:
-	case SQLITE_MISMATCH:
-	case SQLITE_TOOBIG:
-	case SQLITE_RANGE:
-		return false;
-	default:
-		return true; /* busy, locked, I/O, full: may pass; dead after max_attempts */
-	}
-}
-
-static enum ch_result db_error(struct media_state *s, sqlite3 *db, int rc, const char *what)
-{
-	host->set_error(s->ctx, "media: %s: %s", what,
-	                db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-	return transient(rc) ? CH_RETRY : CH_FAIL;
-}
-
-static int prepare(struct media_state *s, sqlite3 *db)
-{
-	for (int i = 0; i < N_STMTS; i++) {
-		if (s->stmt[i] != NULL)
-			continue;
-		int rc = sqlite3_prepare_v2(db, sql[i], -1, &s->stmt[i], NULL);
-		if (rc != SQLITE_OK)
-			return rc;
-	}
-	return SQLITE_OK;
-}
-
-/* Run a statement that returns no rows, then make it reusable. */
-static int run(sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
-static int insert_event(struct media_state *s, const struct ch_event *ev,
-                        const struct media_event *m)
+static int insert_event(struct hm_state *s, const struct ch_event *ev, const struct media_event *m)
 {
 	sqlite3_stmt *st = s->stmt[INSERT_EVENT];
 
-	bind_text(st, 1, host->event_call_id(ev), ID_MAX);
-	bind_text(st, 2, m->context, ID_MAX);
-	bind_text(st, 3, m->kind, ID_MAX);
-	bind_text(st, 4, host->event_type(ev), ID_MAX);
-	bind_text(st, 5, m->outcome, ID_MAX);
-	bind_text(st, 6, m->status, ID_MAX);
-	bind_opt_int(st, 7, m->has_code, m->code);
-	bind_opt_int(st, 8, m->has_subcode, m->subcode);
-	bind_text(st, 9, m->message, TEXT_MAX);
-	bind_text(st, 10, m->recognition_type, ID_MAX);
-	bind_text(st, 11, m->has_tones ? m->tones : NULL, sizeof(m->tones));
-	bind_text(st, 12, m->choice_label, TEXT_MAX);
-	bind_text(st, 13, m->phrase, TEXT_MAX);
+	hm_bind_text(st, 1, host->event_call_id(ev), ID_MAX);
+	hm_bind_text(st, 2, m->context, ID_MAX);
+	hm_bind_text(st, 3, m->kind, ID_MAX);
+	hm_bind_text(st, 4, host->event_type(ev), ID_MAX);
+	hm_bind_text(st, 5, m->outcome, ID_MAX);
+	hm_bind_text(st, 6, m->status, ID_MAX);
+	hm_bind_opt_int(st, 7, m->has_code, m->code);
+	hm_bind_opt_int(st, 8, m->has_subcode, m->subcode);
+	hm_bind_text(st, 9, m->message, TEXT_MAX);
+	hm_bind_text(st, 10, m->recognition_type, ID_MAX);
+	hm_bind_text(st, 11, m->has_tones ? m->tones : NULL, sizeof(m->tones));
+	hm_bind_text(st, 12, m->choice_label, TEXT_MAX);
+	hm_bind_text(st, 13, m->phrase, TEXT_MAX);
 	sqlite3_bind_int64(st, 14, host->event_id(ev));
-	bind_text(st, 15, host->event_time(ev), ID_MAX);
+	hm_bind_text(st, 15, host->event_time(ev), ID_MAX);
 	sqlite3_bind_int64(st, 16, host->event_time_us(ev));
-	return run(st);
+	return hm_run(st);
 }
 
 /* The latest run of an operation (see schema/006_media.sql).  Events come
@@ -348,7 +244,7 @@ static void fold(struct run *r, int64_t id, bool started, int64_t t)
 	}
 }
 
-static int fold_operation(struct media_state *s, int64_t event_id, struct run *r)
+static int fold_operation(struct hm_state *s, int64_t event_id, struct run *r)
 {
 	sqlite3_stmt *st = s->stmt[SELECT_RUN];
 	int rc;
@@ -359,47 +255,43 @@ static int fold_operation(struct media_state *s, int64_t event_id, struct run *r
 		fold(r, sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1) != 0,
 		     sqlite3_column_int64(st, 2));
 	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+	return hm_finish(st, rc);
 }
 
-static int store_operation(struct media_state *s, const struct media_event *m, const struct run *r)
+static int store_operation(struct hm_state *s, const struct media_event *m, const struct run *r)
 {
 	sqlite3_stmt *st = s->stmt[m->context != NULL ? UPSERT_NAMED : UPSERT_UNNAMED];
 
 	sqlite3_bind_int64(st, 1, r->started_at);
-	bind_opt_int(st, 2, r->ended, r->ended_at);
+	hm_bind_opt_int(st, 2, r->ended, r->ended_at);
 	sqlite3_bind_int64(st, 3, r->first_id);
 	sqlite3_bind_int64(st, 4, r->last_id);
 	sqlite3_bind_int64(st, 5, r->last_id); /* the deciding event */
-	return run(st);
+	return hm_run(st);
 }
 
 static enum ch_result media_handle(void *state, const struct ch_event *ev)
 {
-	struct media_state *s = state;
+	struct hm_state *s = state;
 	const char *kind = type_kind(host->event_type(ev));
 	struct media_event m;
 	struct run r;
-	sqlite3 *db;
 	int rc;
 
 	if (kind == NULL)
 		return CH_OK; /* a media type this module does not know (yet) */
-	db = host->db(s->ctx);
-	if (db == NULL)
-		return db_error(s, NULL, SQLITE_BUSY, "no database transaction");
-	rc = prepare(s, db);
+	if (hm_db(s) == NULL)
+		return hm_db_error(s, SQLITE_BUSY, "no database transaction");
+	rc = hm_prepare(s);
 	if (rc != SQLITE_OK)
-		return db_error(s, db, rc, "prepare");
+		return hm_db_error(s, rc, "prepare");
 	read_event(ev, kind, &m);
 	rc = insert_event(s, ev, &m);
 	if (rc != SQLITE_OK)
-		return db_error(s, db, rc, "insert media_events");
+		return hm_db_error(s, rc, "insert media_events");
 	rc = fold_operation(s, host->event_id(ev), &r);
 	if (rc != SQLITE_OK)
-		return db_error(s, db, rc, "read media_events");
+		return hm_db_error(s, rc, "read media_events");
 	if (r.n == 0) {
 		host->set_error(s->ctx, "media: event %lld not in media_events",
 		                (long long)host->event_id(ev));
@@ -407,34 +299,14 @@ static enum ch_result media_handle(void *state, const struct ch_event *ev)
 	}
 	rc = store_operation(s, &m, &r);
 	if (rc != SQLITE_OK)
-		return db_error(s, db, rc, "upsert media_operations");
+		return hm_db_error(s, rc, "upsert media_operations");
 	return CH_OK;
 }
 
 static int media_init(const struct ch_host *h, struct ch_context *ctx, void **state)
 {
-	struct media_state *s;
-
 	host = h;
-	s = calloc(1, sizeof(*s));
-	if (s == NULL) {
-		h->set_error(ctx, "media: out of memory");
-		return -1;
-	}
-	s->ctx = ctx;
-	*state = s;
-	return 0;
-}
-
-static void media_fini(void *state)
-{
-	struct media_state *s = state;
-
-	if (s == NULL)
-		return;
-	for (int i = 0; i < N_STMTS; i++)
-		sqlite3_finalize(s->stmt[i]);
-	free(s);
+	return hm_init(h, ctx, "media", sql, N_STMTS, state);
 }
 
 static const struct ch_handler descriptor = {
@@ -447,11 +319,7 @@ static const struct ch_handler descriptor = {
     .event_types = event_types,
     .init = media_init,
     .handle = media_handle,
-    .fini = media_fini,
+    .fini = hm_fini,
 };
 
-const struct ch_handler *ch_handler_entry(uint32_t host_abi_major, uint32_t host_abi_minor)
-{
-	(void)host_abi_minor;
-	return host_abi_major == CH_ABI_MAJOR ? &descriptor : NULL;
-}
+HM_HANDLER_ENTRY(descriptor)

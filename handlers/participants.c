@@ -25,14 +25,12 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include <callhookd/handler.h>
+#include "module_common.h"
 
 /* Bounds on input: identifiers are ~100 bytes; ACS calls hold at most a few
  * hundred participants (Teams meetings ~1000). */
@@ -170,12 +168,6 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_REBUILD] = rebuild_sql,
     [ST_UPSERT_PRESENT] = upsert_present_sql,
     [ST_MARK_LEFT] = mark_left_sql,
-};
-
-struct participants {
-	struct ch_context *ctx;
-	sqlite3 *db;                  /* the connection the statements belong to */
-	sqlite3_stmt *stmt[ST_COUNT]; /* prepared on first use, finalized in fini */
 };
 
 /* One member of a snapshot.  Strings point into the host's event (valid
@@ -325,77 +317,25 @@ static bool read_member(const struct ch_value *el, struct member *m)
 	return make_key(m);
 }
 
-/* Errors a later attempt may not see again (locks, I/O, memory) retry; the
- * others (constraint, type) would fail the same way every time. */
-static enum ch_result db_error(struct participants *ps, int rc, const char *what)
-{
-	int primary = rc & 0xff;
-
-	host->set_error(ps->ctx, "%s: %s", what, sqlite3_errmsg(ps->db));
-	if (primary == SQLITE_CONSTRAINT || primary == SQLITE_MISMATCH ||
-	    primary == SQLITE_TOOBIG || primary == SQLITE_RANGE)
-		return CH_FAIL;
-	return CH_RETRY;
-}
-
-/* The cached statement i, reset and unbound; NULL with *rc set on failure. */
-static sqlite3_stmt *stmt(struct participants *ps, enum stmt_index i, int *rc)
-{
-	*rc = SQLITE_OK;
-	if (ps->stmt[i] == NULL)
-		*rc = sqlite3_prepare_v3(ps->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-		                         &ps->stmt[i], NULL);
-	return ps->stmt[i];
-}
-
-static void bind_opt_text(sqlite3_stmt *st, int i, const char *s)
-{
-	if (s != NULL)
-		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(st, i);
-}
-
-static void bind_tristate(sqlite3_stmt *st, int i, int v)
-{
-	if (v >= 0)
-		sqlite3_bind_int(st, i, v);
-	else
-		sqlite3_bind_null(st, i);
-}
-
-/* Step st to completion, then make it reusable. */
-static int finish(sqlite3_stmt *st, int rc)
-{
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
-}
-
-static int run(sqlite3_stmt *st)
-{
-	return finish(st, sqlite3_step(st));
-}
-
 /* A statement taking only the call id as ?1. */
-static int run_for_call(struct participants *ps, enum stmt_index i, const char *call_id)
+static int run_for_call(struct hm_state *ps, enum stmt_index i, const char *call_id)
 {
 	int rc;
-	sqlite3_stmt *st = stmt(ps, i, &rc);
+	sqlite3_stmt *st = hm_stmt(ps, i, &rc);
 
 	if (st == NULL)
 		return rc;
 	sqlite3_bind_text(st, 1, call_id, -1, SQLITE_TRANSIENT);
-	return run(st);
+	return hm_run(st);
 }
 
 /* Run statement i with ?1 bound to call_id, or to id when call_id is NULL;
  * *out: the first column of its first row as an integer, 0 when no row. */
-static int query_id(struct participants *ps, enum stmt_index i, const char *call_id, int64_t id,
+static int query_id(struct hm_state *ps, enum stmt_index i, const char *call_id, int64_t id,
                     int64_t *out)
 {
 	int rc;
-	sqlite3_stmt *st = stmt(ps, i, &rc);
+	sqlite3_stmt *st = hm_stmt(ps, i, &rc);
 
 	*out = 0;
 	if (st == NULL)
@@ -407,35 +347,35 @@ static int query_id(struct participants *ps, enum stmt_index i, const char *call
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*out = sqlite3_column_int64(st, 0);
-	return finish(st, rc);
+	return hm_finish(st, rc);
 }
 
-static int insert_member(struct participants *ps, int64_t event_id, const struct member *m,
-                         int *added)
+static int insert_member(struct hm_state *ps, int64_t event_id, const struct member *m, int *added)
 {
 	int rc;
-	sqlite3_stmt *st = stmt(ps, ST_INSERT_MEMBER, &rc);
+	sqlite3_stmt *st = hm_stmt(ps, ST_INSERT_MEMBER, &rc);
 
 	if (st == NULL)
 		return rc;
 	sqlite3_bind_int64(st, 1, event_id);
 	sqlite3_bind_text(st, 2, m->key, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 3, m->kind, -1, SQLITE_STATIC);
-	bind_opt_text(st, 4, m->user_id);
-	bind_opt_text(st, 5, m->phone);
-	bind_opt_text(st, 6, m->teams_user_id);
-	bind_opt_text(st, 7, m->raw_id);
-	bind_opt_text(st, 8, m->participant_id);
-	bind_tristate(st, 9, m->is_muted);
-	bind_tristate(st, 10, m->is_on_hold);
-	rc = run(st);
+	/* Bounded already (text(), parts of the rawId): nothing is cut. */
+	hm_bind_text(st, 4, m->user_id, MAX_ID_LEN);
+	hm_bind_text(st, 5, m->phone, MAX_ID_LEN);
+	hm_bind_text(st, 6, m->teams_user_id, MAX_ID_LEN);
+	hm_bind_text(st, 7, m->raw_id, MAX_ID_LEN);
+	hm_bind_text(st, 8, m->participant_id, MAX_ID_LEN);
+	hm_bind_opt_int(st, 9, m->is_muted >= 0, m->is_muted);
+	hm_bind_opt_int(st, 10, m->is_on_hold >= 0, m->is_on_hold);
+	rc = hm_run(st);
 	if (rc == SQLITE_OK)
 		*added += sqlite3_changes(ps->db);
 	return rc;
 }
 
 /* Store every member we can key (the others are logged); *count: how many. */
-static int store_members(struct participants *ps, const struct ch_event *ev,
+static int store_members(struct hm_state *ps, const struct ch_event *ev,
                          const struct ch_value *list, int *count)
 {
 	int64_t id = host->event_id(ev);
@@ -462,12 +402,13 @@ static int store_members(struct participants *ps, const struct ch_event *ev,
 	return rc;
 }
 
-static int insert_snapshot(struct participants *ps, const struct ch_event *ev, const char *call_id,
+static int insert_snapshot(struct hm_state *ps, const struct ch_event *ev, const char *call_id,
                            int count)
 {
 	int rc;
-	sqlite3_stmt *st = stmt(ps, ST_INSERT_SNAPSHOT, &rc);
-	int64_t seq;
+	sqlite3_stmt *st = hm_stmt(ps, ST_INSERT_SNAPSHOT, &rc);
+	int64_t seq = 0;
+	bool has_seq;
 
 	if (st == NULL)
 		return rc;
@@ -475,24 +416,22 @@ static int insert_snapshot(struct participants *ps, const struct ch_event *ev, c
 	sqlite3_bind_text(st, 2, call_id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 3, host->event_time(ev), -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 4, host->event_time_us(ev));
-	if (host->int64(host->event_data(ev), "sequenceNumber", &seq))
-		sqlite3_bind_int64(st, 5, seq);
-	else
-		sqlite3_bind_null(st, 5);
+	has_seq = host->int64(host->event_data(ev), "sequenceNumber", &seq);
+	hm_bind_opt_int(st, 5, has_seq, seq);
 	sqlite3_bind_int(st, 6, count);
-	return run(st);
+	return hm_run(st);
 }
 
 /* Diff one snapshot against its predecessor (event_id > 0) or, with 0, forget
  * the call's history and diff every snapshot of the chain. */
-static int derive_events(struct participants *ps, const char *call_id, int64_t event_id)
+static int derive_events(struct hm_state *ps, const char *call_id, int64_t event_id)
 {
 	int rc;
 	sqlite3_stmt *st;
 
 	if (event_id == 0 && (rc = run_for_call(ps, ST_FORGET_EVENTS, call_id)) != SQLITE_OK)
 		return rc;
-	st = stmt(ps, ST_DIFF, &rc);
+	st = hm_stmt(ps, ST_DIFF, &rc);
 	if (st == NULL)
 		return rc;
 	sqlite3_bind_text(st, 1, call_id, -1, SQLITE_TRANSIENT);
@@ -500,11 +439,11 @@ static int derive_events(struct participants *ps, const char *call_id, int64_t e
 		sqlite3_bind_int64(st, 2, event_id);
 	else
 		sqlite3_bind_null(st, 2);
-	return run(st);
+	return hm_run(st);
 }
 
 /* Everything derived for the call, from its whole chain. */
-static int rederive_call(struct participants *ps, const char *call_id)
+static int rederive_call(struct hm_state *ps, const char *call_id)
 {
 	int rc = derive_events(ps, call_id, 0);
 
@@ -514,28 +453,28 @@ static int rederive_call(struct participants *ps, const char *call_id)
 }
 
 /* The snapshot ev just stored is the call's latest: derive from it alone. */
-static int extend_call(struct participants *ps, const struct ch_event *ev, const char *call_id)
+static int extend_call(struct hm_state *ps, const struct ch_event *ev, const char *call_id)
 {
 	int64_t id = host->event_id(ev);
 	int rc = derive_events(ps, call_id, id);
 	sqlite3_stmt *st;
 
-	if (rc != SQLITE_OK || (st = stmt(ps, ST_UPSERT_PRESENT, &rc)) == NULL)
+	if (rc != SQLITE_OK || (st = hm_stmt(ps, ST_UPSERT_PRESENT, &rc)) == NULL)
 		return rc;
 	sqlite3_bind_text(st, 1, call_id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 2, id);
-	if ((rc = run(st)) != SQLITE_OK || (st = stmt(ps, ST_MARK_LEFT, &rc)) == NULL)
+	if ((rc = hm_run(st)) != SQLITE_OK || (st = hm_stmt(ps, ST_MARK_LEFT, &rc)) == NULL)
 		return rc;
 	sqlite3_bind_text(st, 1, call_id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 2, id);
 	sqlite3_bind_text(st, 3, host->event_time(ev), -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 4, host->event_time_us(ev));
-	return run(st);
+	return hm_run(st);
 }
 
 /* A new snapshot: store it, then extend the call's history when it is the
  * latest, re-derive it when it belongs earlier in the chain. */
-static int add_snapshot(struct participants *ps, const struct ch_event *ev, const char *call_id,
+static int add_snapshot(struct hm_state *ps, const struct ch_event *ev, const char *call_id,
                         const struct ch_value *list)
 {
 	int64_t id = host->event_id(ev), latest;
@@ -554,7 +493,7 @@ static int add_snapshot(struct participants *ps, const struct ch_event *ev, cons
 
 static enum ch_result ps_handle(void *state, const struct ch_event *ev)
 {
-	struct participants *ps = state;
+	struct hm_state *ps = state;
 	const char *call_id = host->event_call_id(ev);
 	const struct ch_value *list = host->get(host->event_data(ev), "participants");
 	int64_t id = host->event_id(ev), stored;
@@ -567,42 +506,21 @@ static enum ch_result ps_handle(void *state, const struct ch_event *ev)
 		          (long long)id);
 		return CH_OK;
 	}
-	ps->db = host->db(ps->ctx);
-	if (ps->db == NULL) {
+	if (hm_db(ps) == NULL) {
 		host->set_error(ps->ctx, "no database connection");
 		return CH_RETRY;
 	}
 	if ((rc = query_id(ps, ST_EXISTS, NULL, id, &stored)) != SQLITE_OK)
-		return db_error(ps, rc, "look up snapshot");
+		return hm_db_error(ps, rc, "look up snapshot");
 	/* A replay: the snapshot is stored; re-deriving repairs anything lost. */
 	rc = stored ? rederive_call(ps, call_id) : add_snapshot(ps, ev, call_id, list);
-	return rc == SQLITE_OK ? CH_OK : db_error(ps, rc, "derive participants");
+	return rc == SQLITE_OK ? CH_OK : hm_db_error(ps, rc, "derive participants");
 }
 
 static int ps_init(const struct ch_host *h, struct ch_context *ctx, void **state)
 {
-	struct participants *ps;
-
 	host = h;
-	ps = calloc(1, sizeof(*ps));
-	if (ps == NULL) {
-		h->set_error(ctx, "out of memory");
-		return -1;
-	}
-	ps->ctx = ctx;
-	*state = ps;
-	return 0;
-}
-
-static void ps_fini(void *state)
-{
-	struct participants *ps = state;
-
-	if (ps == NULL)
-		return;
-	for (int i = 0; i < ST_COUNT; i++)
-		sqlite3_finalize(ps->stmt[i]);
-	free(ps);
+	return hm_init(h, ctx, NULL, stmt_sql, ST_COUNT, state);
 }
 
 static const char *const event_types[] = {
@@ -620,14 +538,7 @@ static const struct ch_handler descriptor = {
     .event_types = event_types,
     .init = ps_init,
     .handle = ps_handle,
-    .fini = ps_fini,
+    .fini = hm_fini,
 };
 
-CH_EXPORT const struct ch_handler *ch_handler_entry(uint32_t host_abi_major,
-                                                    uint32_t host_abi_minor)
-{
-	(void)host_abi_minor;
-	if (host_abi_major != CH_ABI_MAJOR)
-		return NULL;
-	return &descriptor;
-}
+HM_HANDLER_ENTRY(descriptor)

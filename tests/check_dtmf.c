@@ -6,50 +6,25 @@
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "harness.h"
 
 #define MODULE BUILD_HANDLERS "/dtmf.so"
 #define CALL   "421f0b00-54a2-4c3b-8d1f-3e6a7b9c0d12"
 
-static void assert_text(struct ch_harness *h, const char *sql, const char *want)
-{
-	char *got = harness_text(h, sql);
-
-	if (want == NULL)
-		ck_assert_msg(got == NULL, "%s: got \"%s\", want NULL", sql, got);
-	else
-		ck_assert_msg(got != NULL && strcmp(got, want) == 0, "%s: got \"%s\", want \"%s\"",
-		              sql, got != NULL ? got : "(null)", want);
-	free(got);
-}
-
 /* A GA ToneReceived for call, as the service posts it (array of one). */
 static void post_tone(struct ch_harness *h, const char *id, const char *call, int seq,
                       const char *tone, const char *time)
 {
-	char body[1024];
-	int n =
-	    snprintf(body, sizeof(body),
-	             "[{\"id\":\"%s\",\"source\":\"calling/callConnections/%s\","
-	             "\"type\":\"Microsoft.Communication.ToneReceived\",\"specversion\":\"1.0\","
-	             "\"time\":\"%s\",\"data\":{\"callConnectionId\":\"%s\","
-	             "\"toneInfo\":{\"sequenceId\":%d,\"tone\":\"%s\"}}}]",
-	             id, call, time, call, seq, tone);
-
-	ck_assert(n > 0 && (size_t)n < sizeof(body));
-	ck_assert_int_eq(harness_post(h, body), 1);
-}
-
-/* Every delivery of the harness back to pending, as callhookctl replay does. */
-static void replay(struct ch_harness *h)
-{
-	ck_assert_int_eq(sqlite3_exec(harness_db(h),
-	                              "UPDATE deliveries SET state = 'pending', attempts = 0", NULL,
-	                              NULL, NULL),
-	                 SQLITE_OK);
-	ck_assert_int_gt(harness_run(h), 0);
+	ck_assert_int_eq(
+	    harness_postf(
+	        h,
+	        "[{\"id\":\"%s\",\"source\":\"calling/callConnections/%s\","
+	        "\"type\":\"Microsoft.Communication.ToneReceived\",\"specversion\":\"1.0\","
+	        "\"time\":\"%s\",\"data\":{\"callConnectionId\":\"%s\","
+	        "\"toneInfo\":{\"sequenceId\":%d,\"tone\":\"%s\"}}}]",
+	        id, call, time, call, seq, tone),
+	    1);
 }
 
 START_TEST(seed_dtmfreceived)
@@ -59,18 +34,20 @@ START_TEST(seed_dtmfreceived)
 	ck_assert_int_eq(harness_post_file(h, FIXTURES "/seed/dtmfreceived.json"), 1);
 	ck_assert_int_eq(harness_run(h), 1);
 	ck_assert_int_eq(harness_int(h, "SELECT count(*) FROM dtmf_tones"), 1);
-	assert_text(h, "SELECT call_id FROM dtmf_tones", "471f3600-4e1f-4cd4-9eec-4a484e4cbf00");
+	harness_assert_text(h, "SELECT call_id FROM dtmf_tones",
+	                    "471f3600-4e1f-4cd4-9eec-4a484e4cbf00");
 	ck_assert_int_eq(harness_int(h, "SELECT sequence_id FROM dtmf_tones"), 1);
-	assert_text(h, "SELECT tone FROM dtmf_tones", "1");
-	assert_text(h, "SELECT tone_raw FROM dtmf_tones", "Tone1");
-	assert_text(h, "SELECT participant_id FROM dtmf_tones", NULL);
-	assert_text(h, "SELECT event_type FROM dtmf_tones", "Microsoft.Communication.DtmfReceived");
+	harness_assert_text(h, "SELECT tone FROM dtmf_tones", "1");
+	harness_assert_text(h, "SELECT tone_raw FROM dtmf_tones", "Tone1");
+	harness_assert_text(h, "SELECT participant_id FROM dtmf_tones", NULL);
+	harness_assert_text(h, "SELECT event_type FROM dtmf_tones",
+	                    "Microsoft.Communication.DtmfReceived");
 	ck_assert_int_eq(harness_int(h,
 	                             "SELECT count(*) FROM dtmf_tones t JOIN events e"
 	                             " ON e.id = t.event_id AND e.event_time_us = t.event_time_us"
 	                             " AND e.event_time = t.event_time"),
 	                 1);
-	assert_text(h, "SELECT event_time FROM dtmf_tones", "2021-05-05T20:31:00.481881Z");
+	harness_assert_text(h, "SELECT event_time FROM dtmf_tones", "2021-05-05T20:31:00.481881Z");
 	ck_assert_int_eq(harness_int(h, "SELECT count(*) FROM deliveries WHERE state = 'done'"), 1);
 	harness_free(h);
 }
@@ -82,14 +59,15 @@ START_TEST(ga_tonereceived)
 
 	ck_assert_int_eq(harness_post_file(h, FIXTURES "/media/tonereceived.json"), 1);
 	ck_assert_int_eq(harness_run(h), 1);
-	assert_text(h, "SELECT call_id FROM dtmf_tones", CALL);
+	harness_assert_text(h, "SELECT call_id FROM dtmf_tones", CALL);
 	ck_assert_int_eq(harness_int(h, "SELECT sequence_id FROM dtmf_tones"), 3);
-	assert_text(h, "SELECT tone FROM dtmf_tones", "#");
-	assert_text(h, "SELECT tone_raw FROM dtmf_tones", "pound");
-	assert_text(h, "SELECT participant_id FROM dtmf_tones",
-	            "d5e6f7a8-1b2c-4d3e-9f0a-6b7c8d9e0f12");
-	assert_text(h, "SELECT event_type FROM dtmf_tones", "Microsoft.Communication.ToneReceived");
-	assert_text(h, "SELECT event_time FROM dtmf_tones", "2025-06-16T20:52:50.100000Z");
+	harness_assert_text(h, "SELECT tone FROM dtmf_tones", "#");
+	harness_assert_text(h, "SELECT tone_raw FROM dtmf_tones", "pound");
+	harness_assert_text(h, "SELECT participant_id FROM dtmf_tones",
+	                    "d5e6f7a8-1b2c-4d3e-9f0a-6b7c8d9e0f12");
+	harness_assert_text(h, "SELECT event_type FROM dtmf_tones",
+	                    "Microsoft.Communication.ToneReceived");
+	harness_assert_text(h, "SELECT event_time FROM dtmf_tones", "2025-06-16T20:52:50.100000Z");
 	harness_free(h);
 }
 END_TEST
@@ -102,14 +80,14 @@ START_TEST(continuous_time_in_data)
 	ck_assert_int_eq(harness_post_file(h, FIXTURES "/media/continuousdtmf-tonereceived.json"),
 	                 1);
 	ck_assert_int_eq(harness_run(h), 1);
-	assert_text(h, "SELECT tone FROM dtmf_tones", "8");
-	assert_text(h, "SELECT tone_raw FROM dtmf_tones", "eight");
+	harness_assert_text(h, "SELECT tone FROM dtmf_tones", "8");
+	harness_assert_text(h, "SELECT tone_raw FROM dtmf_tones", "eight");
 	ck_assert_int_eq(harness_int(h, "SELECT sequence_id FROM dtmf_tones"), 1);
-	assert_text(h, "SELECT participant_id FROM dtmf_tones",
-	            "267e33a9-c28e-4ecf-a33e-b3abd9526e32");
-	assert_text(h, "SELECT event_type FROM dtmf_tones",
-	            "Microsoft.Communication.ContinuousDtmfRecognitionToneReceived");
-	assert_text(h, "SELECT event_time FROM dtmf_tones", "2022-08-12T03:13:25.025276Z");
+	harness_assert_text(h, "SELECT participant_id FROM dtmf_tones",
+	                    "267e33a9-c28e-4ecf-a33e-b3abd9526e32");
+	harness_assert_text(h, "SELECT event_type FROM dtmf_tones",
+	                    "Microsoft.Communication.ContinuousDtmfRecognitionToneReceived");
+	harness_assert_text(h, "SELECT event_time FROM dtmf_tones", "2022-08-12T03:13:25.025276Z");
 	ck_assert_int_eq(harness_int(h, "SELECT event_time_us FROM dtmf_tones"),
 	                 1660274005025276LL);
 	harness_free(h);
@@ -163,10 +141,10 @@ START_TEST(tone_names)
 	for (size_t i = 0; i < n; i++) {
 		snprintf(sql, sizeof(sql), "SELECT tone FROM dtmf_tones WHERE sequence_id = %zu",
 		         i + 1);
-		assert_text(h, sql, names[i].tone);
+		harness_assert_text(h, sql, names[i].tone);
 		snprintf(sql, sizeof(sql),
 		         "SELECT tone_raw FROM dtmf_tones WHERE sequence_id = %zu", i + 1);
-		assert_text(h, sql, names[i].raw);
+		harness_assert_text(h, sql, names[i].raw);
 	}
 	harness_free(h);
 }
@@ -190,7 +168,7 @@ START_TEST(repeated_sequence_ids)
 	ck_assert_int_eq(harness_int(h, "SELECT event_time_us % 1000000 FROM dtmf_tones"
 	                                " WHERE call_id = '" CALL "' AND sequence_id = 1"),
 	                 1);
-	assert_text(h, "SELECT tone FROM dtmf_tones WHERE call_id = 'other-call'", "9");
+	harness_assert_text(h, "SELECT tone FROM dtmf_tones WHERE call_id = 'other-call'", "9");
 	ck_assert_int_eq(harness_int(h, "SELECT count(*) FROM deliveries WHERE state = 'done'"), 4);
 	/* The very same body again is refused by the journal. */
 	ck_assert_int_eq(harness_post_file(h, FIXTURES "/media/tonereceived.json"), 1);
@@ -208,7 +186,7 @@ START_TEST(out_of_order)
 	post_tone(h, "t1", CALL, 1, "four", "2025-06-16T20:52:51Z");
 	post_tone(h, "t2", CALL, 2, "two", "2025-06-16T20:52:52Z");
 	ck_assert_int_eq(harness_run(h), 3);
-	assert_text(
+	harness_assert_text(
 	    h,
 	    "SELECT group_concat(tone, '') FROM (SELECT tone FROM dtmf_tones WHERE call_id = '" CALL
 	    "' ORDER BY sequence_id, event_time_us)",
@@ -248,12 +226,12 @@ START_TEST(replay_idempotent)
 	post_tone(h, "seq3-again", CALL, 3, "one", "2025-06-16T20:52:59Z"); /* redelivery */
 	ck_assert_int_eq(harness_run(h), 3);
 	ck_assert_int_eq(harness_int(h, "SELECT count(*) FROM dtmf_tones"), 2);
-	replay(h);
-	replay(h);
+	ck_assert_int_gt(harness_replay(h), 0);
+	ck_assert_int_gt(harness_replay(h), 0);
 	ck_assert_int_eq(harness_int(h, "SELECT count(*) FROM dtmf_tones"), 2);
-	assert_text(h,
-	            "SELECT group_concat(tone, '') FROM (SELECT tone FROM dtmf_tones ORDER BY id)",
-	            "1#");
+	harness_assert_text(
+	    h, "SELECT group_concat(tone, '') FROM (SELECT tone FROM dtmf_tones ORDER BY id)",
+	    "1#");
 	ck_assert_int_eq(harness_int(h, "SELECT count(*) FROM deliveries WHERE state = 'done'"), 3);
 	harness_free(h);
 }

@@ -29,16 +29,12 @@ static char dir[64];
 
 static void make_dir(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/check_exec.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	harness_mkdtemp(dir, sizeof(dir), "check_exec");
 }
 
 static void remove_dir(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	harness_rmdir(dir);
 }
 
 /* printf into one of a few rotating static buffers (for option lists). */
@@ -90,31 +86,10 @@ static void script(const char *name, const char *body)
 	write_file(in_dir(name), text, 0755);
 }
 
+/* The file, NULL when it does not exist (not written by the script). */
 static char *read_file(const char *path)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long size;
-
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	size = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = calloc(1, (size_t)size + 1);
-	ck_assert_ptr_nonnull(buf);
-	ck_assert_int_eq(fread(buf, 1, (size_t)size, f), (size_t)size);
-	fclose(f);
-	return buf;
-}
-
-static void assert_sql_text(struct ch_harness *h, const char *sql, const char *want)
-{
-	char *got = harness_text(h, sql);
-
-	ck_assert_msg(got != NULL && strcmp(got, want) == 0, "%s: got \"%s\", want \"%s\"", sql,
-	              got ? got : "(null)", want);
-	free(got);
+	return harness_read_file(path, NULL);
 }
 
 /* The env dump (one NAME=value per line) holds exactly one NAME, = want. */
@@ -321,7 +296,7 @@ START_TEST(shell_yes)
 	h = harness_new(MODULE, opts);
 	ck_assert_int_eq(harness_post_file(h, SEED "dtmfreceived.json"), 1);
 	ck_assert_int_eq(harness_run(h), 1);
-	assert_sql_text(h, "SELECT state FROM deliveries", "done");
+	harness_assert_text(h, "SELECT state FROM deliveries", "done");
 	out = read_file(in_dir("shell.out"));
 	ck_assert_ptr_nonnull(out);
 	ck_assert_str_eq(out, "Microsoft.Communication.DtmfReceived Tone1\n");
@@ -343,18 +318,14 @@ START_TEST(exit_status_then_fixed)
 	h = harness_new(MODULE, opts);
 	ck_assert_int_eq(harness_post_file(h, SEED "dtmfreceived.json"), 1);
 	harness_run(h);
-	assert_sql_text(h, "SELECT state FROM deliveries", "dead");
+	harness_assert_text(h, "SELECT state FROM deliveries", "dead");
 	ck_assert_int_eq(harness_int(h, "SELECT attempts FROM deliveries"), 3);
-	assert_sql_text(h, "SELECT last_error FROM deliveries",
-	                "exit status 3: first line of trouble");
+	harness_assert_text(h, "SELECT last_error FROM deliveries",
+	                    "exit status 3: first line of trouble");
 
 	script("job.sh", "cat > /dev/null\nexit 0\n");
-	ck_assert_int_eq(sqlite3_exec(harness_db(h),
-	                              "UPDATE deliveries SET state = 'pending', attempts = 0", NULL,
-	                              NULL, NULL),
-	                 SQLITE_OK);
-	ck_assert_int_eq(harness_run(h), 1);
-	assert_sql_text(h, "SELECT state FROM deliveries", "done");
+	ck_assert_int_eq(harness_replay(h), 1);
+	harness_assert_text(h, "SELECT state FROM deliveries", "done");
 	ck_assert_int_eq(harness_int(h, "SELECT attempts FROM deliveries"), 1);
 	harness_free(h);
 	remove_dir();
@@ -374,7 +345,7 @@ START_TEST(retry_succeeds)
 	h = harness_new(MODULE, opts);
 	ck_assert_int_eq(harness_post_file(h, SEED "dtmfreceived.json"), 1);
 	ck_assert_int_eq(harness_run(h), 1);
-	assert_sql_text(h, "SELECT state FROM deliveries", "done");
+	harness_assert_text(h, "SELECT state FROM deliveries", "done");
 	ck_assert_int_eq(harness_int(h, "SELECT attempts FROM deliveries"), 2);
 	harness_free(h);
 	remove_dir();
@@ -391,7 +362,7 @@ START_TEST(killed_by_signal)
 	h = harness_new(MODULE, opts);
 	ck_assert_int_eq(harness_post_file(h, SEED "dtmfreceived.json"), 1);
 	harness_run(h);
-	assert_sql_text(h, "SELECT last_error FROM deliveries", "killed by signal 9: dying");
+	harness_assert_text(h, "SELECT last_error FROM deliveries", "killed by signal 9: dying");
 	harness_free(h);
 	remove_dir();
 }
@@ -443,7 +414,7 @@ START_TEST(sigterm_ignored_then_sigkill)
 	t0 = now_s();
 	ck_assert_int_eq(harness_run(h), 1);
 	elapsed = now_s() - t0;
-	assert_sql_text(h, "SELECT state FROM deliveries", "done");
+	harness_assert_text(h, "SELECT state FROM deliveries", "done");
 	ck_assert_int_eq(harness_int(h, "SELECT attempts FROM deliveries"), 2);
 	ck_assert_msg(elapsed >= 2.1 && elapsed < 8.0, "took %.2f s", elapsed);
 	assert_gone_soon(read_pid("child"));
@@ -473,7 +444,7 @@ START_TEST(child_ignores_stdin)
 	h = harness_new(MODULE, opts);
 	ck_assert_int_eq(harness_post(h, body), 1);
 	ck_assert_int_eq(harness_run(h), 1);
-	assert_sql_text(h, "SELECT state FROM deliveries", "done");
+	harness_assert_text(h, "SELECT state FROM deliveries", "done");
 	free(body);
 	harness_free(h);
 }
@@ -493,7 +464,7 @@ START_TEST(large_output_bounded)
 	h = harness_new(MODULE, opts);
 	ck_assert_int_eq(harness_post_file(h, SEED "dtmfreceived.json"), 1);
 	harness_run(h);
-	assert_sql_text(h, "SELECT last_error FROM deliveries", "exit status 4: line 0 ...");
+	harness_assert_text(h, "SELECT last_error FROM deliveries", "exit status 4: line 0 ...");
 	harness_free(h);
 	remove_dir();
 }
@@ -511,7 +482,7 @@ START_TEST(workdir_and_relative_program)
 	h = harness_new(MODULE, opts);
 	ck_assert_int_eq(harness_post_file(h, SEED "dtmfreceived.json"), 1);
 	ck_assert_int_eq(harness_run(h), 1);
-	assert_sql_text(h, "SELECT state FROM deliveries", "done");
+	harness_assert_text(h, "SELECT state FROM deliveries", "done");
 	pwd = read_file(in_dir("pwd.out"));
 	ck_assert_ptr_nonnull(pwd);
 	ck_assert_int_eq(strncmp(pwd, dir, strlen(dir)), 0);
@@ -587,10 +558,7 @@ END_TEST
 
 static void assert_init_fails(const char *const *opts, const char *needle)
 {
-	char err[512] = "";
-
-	ck_assert_ptr_null(harness_try_new(MODULE, opts, err, sizeof(err)));
-	ck_assert_msg(strstr(err, needle) != NULL, "\"%s\" not in: %s", needle, err);
+	harness_assert_init_fails(MODULE, opts, needle, NULL);
 }
 
 /* Typos stop start-up, with a message naming what is wrong. */

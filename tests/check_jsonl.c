@@ -22,15 +22,16 @@
 #define CE     FIXTURES "/cloudevents/"
 
 static const char *const seed_files[] = {
-    "calllegstate-establishing.json",
-    "calllegstate-established.json",
-    "dtmfreceived.json",
-    "inviteparticipantresult.json",
-    "participantsupdated.json",
-    "playaudioresult-completed.json",
-    "playaudioresult-cancelled.json",
-    "calllegstate-terminating.json",
-    "calllegstate-terminated.json",
+    SEED "calllegstate-establishing.json",
+    SEED "calllegstate-established.json",
+    SEED "dtmfreceived.json",
+    SEED "inviteparticipantresult.json",
+    SEED "participantsupdated.json",
+    SEED "playaudioresult-completed.json",
+    SEED "playaudioresult-cancelled.json",
+    SEED "calllegstate-terminating.json",
+    SEED "calllegstate-terminated.json",
+    NULL,
 };
 
 /* Pretty-printed with CRLF, and a string holding escaped newlines. */
@@ -50,16 +51,12 @@ static char tmpdir[64];
 
 static void make_tmpdir(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/check_jsonl.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	harness_mkdtemp(tmpdir, sizeof(tmpdir), "check_jsonl");
 }
 
 static void remove_tmpdir(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	ck_assert_int_eq(system(cmd), 0);
+	harness_rmdir(tmpdir);
 }
 
 /* "path=<tmpdir>/name" for the options list (static storage: one per test). */
@@ -75,22 +72,14 @@ static const char *path_option(const char *name)
 static struct lines read_lines(const char *path)
 {
 	struct lines l = {0};
-	FILE *f = fopen(path, "rb");
-	long size;
-	size_t start = 0;
+	size_t size, start = 0;
 
-	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-	fseek(f, 0, SEEK_END);
-	size = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	l.buf = malloc((size_t)size + 1);
-	l.line = calloc((size_t)size + 1, sizeof(char *));
-	ck_assert(l.buf != NULL && l.line != NULL);
-	ck_assert_int_eq(fread(l.buf, 1, (size_t)size, f), (size_t)size);
-	fclose(f);
-	l.buf[size] = '\0';
+	l.buf = harness_read_file(path, &size);
+	ck_assert_msg(l.buf != NULL, "%s: %s", path, strerror(errno));
+	l.line = calloc(size + 1, sizeof(char *));
+	ck_assert_ptr_nonnull(l.line);
 	ck_assert_msg(size == 0 || l.buf[size - 1] == '\n', "%s: last line unterminated", path);
-	for (size_t i = 0; i < (size_t)size; i++) {
+	for (size_t i = 0; i < size; i++) {
 		if (l.buf[i] != '\n')
 			continue;
 		l.buf[i] = '\0';
@@ -165,12 +154,7 @@ START_TEST(every_event_one_line)
 	make_tmpdir();
 	const char *opts[] = {path_option("events.jsonl"), NULL};
 	h = harness_new(MODULE, opts);
-	for (size_t i = 0; i < sizeof(seed_files) / sizeof(*seed_files); i++) {
-		char path[256];
-
-		snprintf(path, sizeof(path), "%s%s", SEED, seed_files[i]);
-		n_events += (size_t)harness_post_file(h, path);
-	}
+	n_events += (size_t)harness_post_files(h, seed_files);
 	n_events += (size_t)harness_post_file(h, CE "batch.json");
 	n_events += (size_t)harness_post_file(h, CE "callconnected.json");
 	n_events += (size_t)harness_post_file(h, CE "unknown-type.json"); /* "*" takes it too */
@@ -298,11 +282,7 @@ START_TEST(replay_appends_again)
 	ck_assert_int_eq(harness_post_file(h, SEED "dtmfreceived.json"), 1);
 	ck_assert_int_eq(harness_post_file(h, SEED "dtmfreceived.json"), 0); /* deduped */
 	ck_assert_int_eq(harness_run(h), 1);
-	ck_assert_int_eq(sqlite3_exec(harness_db(h),
-	                              "UPDATE deliveries SET state = 'pending', attempts = 0", NULL,
-	                              NULL, NULL),
-	                 SQLITE_OK);
-	ck_assert_int_eq(harness_run(h), 1);
+	ck_assert_int_eq(harness_replay(h), 1);
 	snprintf(file, sizeof(file), "%s/replay.jsonl", tmpdir);
 	l = read_lines(file);
 	ck_assert_int_eq(l.n, 2);
@@ -400,11 +380,9 @@ END_TEST
 START_TEST(unopenable_path_fails_init)
 {
 	const char *opts[] = {"path=/nonexistent-callhookd-dir/events.jsonl", NULL};
-	char err[512] = "";
 
-	ck_assert_ptr_null(harness_try_new(MODULE, opts, err, sizeof(err)));
-	ck_assert_msg(strstr(err, "/nonexistent-callhookd-dir/events.jsonl") != NULL, "%s", err);
-	ck_assert_msg(strstr(err, "No such file or directory") != NULL, "%s", err);
+	harness_assert_init_fails(MODULE, opts, "/nonexistent-callhookd-dir/events.jsonl",
+	                          "No such file or directory", NULL);
 }
 END_TEST
 
@@ -412,13 +390,9 @@ START_TEST(bad_options_fail_init)
 {
 	const char *bad_envelope[] = {"path=/dev/null", "envelope=cooked", NULL};
 	const char *no_path[] = {NULL};
-	char err[512] = "";
 
-	ck_assert_ptr_null(harness_try_new(MODULE, bad_envelope, err, sizeof(err)));
-	ck_assert_msg(strstr(err, "cooked") != NULL, "%s", err);
-	err[0] = '\0';
-	ck_assert_ptr_null(harness_try_new(MODULE, no_path, err, sizeof(err)));
-	ck_assert_msg(strstr(err, "path") != NULL, "%s", err);
+	harness_assert_init_fails(MODULE, bad_envelope, "cooked", NULL);
+	harness_assert_init_fails(MODULE, no_path, "path", NULL);
 }
 END_TEST
 

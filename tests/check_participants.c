@@ -11,7 +11,6 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "harness.h"
 
@@ -70,37 +69,22 @@ static const struct snapshot {
 	"e.event_time AS line FROM participants p JOIN events e ON e.id = p.event_id "             \
 	"WHERE p.call_id = '" CALL "' ORDER BY p.participant_key)"
 
-static void assert_text(struct ch_harness *h, const char *sql, const char *want)
-{
-	char *got = harness_text(h, sql);
-
-	if (want == NULL)
-		ck_assert_msg(got == NULL, "%s: got \"%s\", want NULL", sql, got);
-	else
-		ck_assert_msg(got != NULL && strcmp(got, want) == 0, "%s: got \"%s\", want \"%s\"",
-		              sql, got != NULL ? got : "(null)", want);
-	free(got);
-}
-
 /* A GA ParticipantsUpdated (array of one) for call; seq < 0: no
  * sequenceNumber. */
 static int post_snapshot(struct ch_harness *h, const char *id, const char *call, const char *time,
                          int seq, const char *members)
 {
-	char body[4096], seqtext[48] = "";
-	int n;
+	char seqtext[48] = "";
 
 	if (seq >= 0)
 		snprintf(seqtext, sizeof(seqtext), "\"sequenceNumber\":%d,", seq);
-	n = snprintf(
-	    body, sizeof(body),
+	return harness_postf(
+	    h,
 	    "[{\"id\":\"%s\",\"source\":\"calling/callConnections/%s\","
 	    "\"type\":\"Microsoft.Communication.ParticipantsUpdated\",\"specversion\":\"1.0\","
 	    "\"time\":\"%s\",\"data\":{\"participants\":[%s],%s"
 	    "\"callConnectionId\":\"%s\"}}]",
 	    id, call, time, members, seqtext, call);
-	ck_assert(n > 0 && (size_t)n < sizeof(body));
-	return harness_post(h, body);
 }
 
 static void post_story(struct ch_harness *h, const int order[5], bool run_each)
@@ -116,16 +100,6 @@ static void post_story(struct ch_harness *h, const int order[5], bool run_each)
 		ck_assert_int_eq(harness_run(h), 5);
 }
 
-/* Every delivery back to pending, as callhookctl replay does. */
-static void replay(struct ch_harness *h)
-{
-	ck_assert_int_eq(sqlite3_exec(harness_db(h),
-	                              "UPDATE deliveries SET state = 'pending', attempts = 0", NULL,
-	                              NULL, NULL),
-	                 SQLITE_OK);
-	ck_assert_int_gt(harness_run(h), 0);
-}
-
 /* The seed's preview ParticipantsUpdated: one snapshot of two, two joins. */
 START_TEST(seed_participantsupdated)
 {
@@ -133,9 +107,9 @@ START_TEST(seed_participantsupdated)
 
 	ck_assert_int_eq(harness_post_file(h, FIXTURES "/seed/participantsupdated.json"), 1);
 	ck_assert_int_eq(harness_run(h), 1);
-	assert_text(h, "SELECT call_id FROM participant_snapshots", SEED_CALL);
-	assert_text(h, "SELECT event_time FROM participant_snapshots",
-	            "2021-04-16T06:26:37.912154Z");
+	harness_assert_text(h, "SELECT call_id FROM participant_snapshots", SEED_CALL);
+	harness_assert_text(h, "SELECT event_time FROM participant_snapshots",
+	                    "2021-04-16T06:26:37.912154Z");
 	ck_assert_int_eq(harness_int(h, "SELECT event_time_us FROM participant_snapshots"),
 	                 1618554397912154LL);
 	ck_assert_int_eq(harness_int(h, "SELECT participant_count FROM participant_snapshots"), 2);
@@ -143,20 +117,20 @@ START_TEST(seed_participantsupdated)
 	                                "WHERE sequence_number IS NULL AND event_id = 1"),
 	                 1);
 	ck_assert_int_eq(harness_int(h, "SELECT count(*) FROM participant_snapshot_members"), 2);
-	assert_text(h,
-	            "SELECT participant_id FROM participant_snapshot_members "
-	            "WHERE participant_key = '" SEED_A "'",
-	            "de7539f7-019e-4934-a4c9-9a770e5e07bb");
-	assert_text(
+	harness_assert_text(h,
+	                    "SELECT participant_id FROM participant_snapshot_members "
+	                    "WHERE participant_key = '" SEED_A "'",
+	                    "de7539f7-019e-4934-a4c9-9a770e5e07bb");
+	harness_assert_text(
 	    h,
 	    "SELECT kind || ' ' || user_id || ' ' || raw_id || ' ' || is_muted || ' ' || "
 	    "ifnull(phone_number, '-') || ifnull(teams_user_id, '-') || ifnull(is_on_hold, '-') "
 	    "FROM participant_snapshot_members WHERE participant_key = '" SEED_B "'",
 	    "communicationUser " SEED_B " " SEED_B " 0 ---");
-	assert_text(h,
-	            "SELECT group_concat(participant_key || ' ' || action, ';') FROM "
-	            "(SELECT * FROM participant_events ORDER BY participant_key)",
-	            SEED_B " join;" SEED_A " join");
+	harness_assert_text(h,
+	                    "SELECT group_concat(participant_key || ' ' || action, ';') FROM "
+	                    "(SELECT * FROM participant_events ORDER BY participant_key)",
+	                    SEED_B " join;" SEED_A " join");
 	ck_assert_int_eq(harness_int(h, "SELECT count(*) FROM participant_events "
 	                                "WHERE event_id = 1 AND call_id = '" SEED_CALL "'"),
 	                 2);
@@ -174,10 +148,11 @@ START_TEST(story_in_order)
 	struct ch_harness *h = harness_new(MODULE, NULL);
 
 	post_story(h, order, true);
-	assert_text(h, EVENTS_SQL, STORY_EVENTS);
+	harness_assert_text(h, EVENTS_SQL, STORY_EVENTS);
 	ck_assert_int_eq(harness_int(h, "SELECT count(*) FROM participant_events"), 5);
-	assert_text(h, PARTICIPANTS_SQL,
-	            PHONE_B " phoneNumber - +15551230002 0 2025-06-17T10:00:02.000000Z "
+	harness_assert_text(h, PARTICIPANTS_SQL,
+	                    PHONE_B
+	                    " phoneNumber - +15551230002 0 2025-06-17T10:00:02.000000Z "
 	                    "1750154402000000 2025-06-17T10:00:04.000000Z 1750154404000000 0 "
 	                    "2025-06-17T10:00:03.000000Z;" USER_A " communicationUser " USER_A
 	                    " - 0 2025-06-17T10:00:01.000000Z 1750154401000000 - - 1 "
@@ -185,10 +160,11 @@ START_TEST(story_in_order)
 	ck_assert_int_eq(harness_int(h, "SELECT MAX(participant_count) FROM participant_snapshots "
 	                                "WHERE call_id = '" CALL "'"),
 	                 2);
-	assert_text(h,
-	            "SELECT group_concat(sequence_number || ':' || participant_count, ',') FROM "
-	            "(SELECT * FROM participant_snapshots ORDER BY event_time_us)",
-	            "1:1,2:2,3:2,4:1,5:1");
+	harness_assert_text(
+	    h,
+	    "SELECT group_concat(sequence_number || ':' || participant_count, ',') FROM "
+	    "(SELECT * FROM participant_snapshots ORDER BY event_time_us)",
+	    "1:1,2:2,3:2,4:1,5:1");
 	harness_free(h);
 }
 END_TEST
@@ -215,8 +191,8 @@ START_TEST(story_any_order)
 		struct ch_harness *h = harness_new(MODULE, NULL);
 
 		post_story(h, orders[i / 2], i % 2 == 0);
-		assert_text(h, EVENTS_SQL, want_events);
-		assert_text(h, PARTICIPANTS_SQL, want_participants);
+		harness_assert_text(h, EVENTS_SQL, want_events);
+		harness_assert_text(h, PARTICIPANTS_SQL, want_participants);
 		ck_assert_int_eq(harness_int(h, "SELECT count(*) FROM participant_events"), 5);
 		ck_assert_int_eq(harness_int(h, "SELECT MAX(participant_count) "
 		                                "FROM participant_snapshots"),
@@ -238,12 +214,13 @@ START_TEST(sequence_breaks_time_ties)
 	    post_snapshot(h, "t7", CALL, "2025-06-17T10:00:01Z", 7, A_UNMUTED "," B_UNMUTED), 1);
 	ck_assert_int_eq(harness_run(h), 2);
 	/* seq 7 {A,B} then seq 8 {A}: both join at 7, B leaves at 8. */
-	assert_text(h,
-	            "SELECT group_concat(line, ';') FROM (SELECT s.sequence_number || ' ' || "
-	            "p.participant_key || ' ' || p.action AS line FROM participant_events p "
-	            "JOIN participant_snapshots s ON s.event_id = p.event_id "
-	            "ORDER BY s.sequence_number, p.participant_key)",
-	            "7 " PHONE_B " join;7 " USER_A " join;8 " PHONE_B " leave");
+	harness_assert_text(
+	    h,
+	    "SELECT group_concat(line, ';') FROM (SELECT s.sequence_number || ' ' || "
+	    "p.participant_key || ' ' || p.action AS line FROM participant_events p "
+	    "JOIN participant_snapshots s ON s.event_id = p.event_id "
+	    "ORDER BY s.sequence_number, p.participant_key)",
+	    "7 " PHONE_B " join;7 " USER_A " join;8 " PHONE_B " leave");
 	ck_assert_int_eq(harness_int(h, "SELECT present FROM participants "
 	                                "WHERE participant_key = '" PHONE_B "'"),
 	                 0);
@@ -262,18 +239,19 @@ START_TEST(muted_join_and_rejoin)
 	ck_assert_int_eq(
 	    post_snapshot(h, "r3", CALL, "2025-06-17T10:00:03Z", 3, A_UNMUTED "," B_UNMUTED), 1);
 	ck_assert_int_eq(harness_run(h), 3);
-	assert_text(h, EVENTS_SQL,
-	            "2025-06-17T10:00:01.000000Z " USER_A " join;"
-	            "2025-06-17T10:00:02.000000Z " PHONE_B " join;"
-	            "2025-06-17T10:00:02.000000Z " USER_A " leave;"
-	            "2025-06-17T10:00:03.000000Z " USER_A " join");
+	harness_assert_text(h, EVENTS_SQL,
+	                    "2025-06-17T10:00:01.000000Z " USER_A " join;"
+	                    "2025-06-17T10:00:02.000000Z " PHONE_B " join;"
+	                    "2025-06-17T10:00:02.000000Z " USER_A " leave;"
+	                    "2025-06-17T10:00:03.000000Z " USER_A " join");
 	ck_assert_int_eq(harness_int(h, "SELECT is_muted FROM participant_snapshot_members "
 	                                "WHERE participant_key = '" USER_A "' AND event_id = 1"),
 	                 1);
-	assert_text(h,
-	            "SELECT joined_at || ' ' || ifnull(left_at, '-') || ' ' || present || ' ' || "
-	            "is_muted FROM participants WHERE participant_key = '" USER_A "'",
-	            "2025-06-17T10:00:01.000000Z - 1 0");
+	harness_assert_text(
+	    h,
+	    "SELECT joined_at || ' ' || ifnull(left_at, '-') || ' ' || present || ' ' || "
+	    "is_muted FROM participants WHERE participant_key = '" USER_A "'",
+	    "2025-06-17T10:00:01.000000Z - 1 0");
 	harness_free(h);
 }
 END_TEST
@@ -286,7 +264,7 @@ START_TEST(ga_bare_identifiers)
 	ck_assert_int_eq(harness_post_file(h, FIXTURES "/history/participants-ga-bare.json"), 1);
 	ck_assert_int_eq(harness_run(h), 1);
 	ck_assert_int_eq(harness_int(h, "SELECT participant_count FROM participant_snapshots"), 2);
-	assert_text(
+	harness_assert_text(
 	    h,
 	    "SELECT group_concat(participant_key || ' ' || kind || ' ' || "
 	    "ifnull(user_id, '-') || ' ' || ifnull(phone_number, '-') || ' ' || "
@@ -297,8 +275,9 @@ START_TEST(ga_bare_identifiers)
 	    "communicationUser "
 	    "8:acs:b6aada1f-0b1d-47ac-866f-91aae00a1d01_00000021-8a4d-1c2e-3f40-5a3a0d00e1f2 "
 	    "- - -");
-	assert_text(h, "SELECT call_id FROM participants WHERE participant_key = '4:+14255550123'",
-	            "421f0b00-5e6f-4a7b-8c9d-0e1f2a3b4c5d");
+	harness_assert_text(
+	    h, "SELECT call_id FROM participants WHERE participant_key = '4:+14255550123'",
+	    "421f0b00-5e6f-4a7b-8c9d-0e1f2a3b4c5d");
 	/* A bare identifier's mute state is unknown: a later snapshot with the
 	 * {identifier, isMuted} form makes no mute event out of NULL -> 1. */
 	ck_assert_int_eq(post_snapshot(h, "bare-2", "421f0b00-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
@@ -307,10 +286,11 @@ START_TEST(ga_bare_identifiers)
 	                               "\"isMuted\":true}"),
 	                 1);
 	ck_assert_int_eq(harness_run(h), 1);
-	assert_text(h,
-	            "SELECT group_concat(action, ',') FROM (SELECT action FROM participant_events "
-	            "ORDER BY event_time_us, action)",
-	            "join,join,leave");
+	harness_assert_text(
+	    h,
+	    "SELECT group_concat(action, ',') FROM (SELECT action FROM participant_events "
+	    "ORDER BY event_time_us, action)",
+	    "join,join,leave");
 	harness_free(h);
 }
 END_TEST
@@ -326,7 +306,7 @@ START_TEST(ga_rawid_only)
 	ck_assert_int_eq(harness_run(h), 1);
 	ck_assert_int_eq(harness_int(h, "SELECT sequence_number FROM participant_snapshots"), 5);
 	ck_assert_int_eq(harness_int(h, "SELECT participant_count FROM participant_snapshots"), 3);
-	assert_text(
+	harness_assert_text(
 	    h,
 	    "SELECT group_concat(participant_key || ' ' || kind || ' ' || "
 	    "ifnull(user_id, '-') || ' ' || ifnull(phone_number, '-') || ' ' || "
@@ -359,7 +339,7 @@ START_TEST(preview_kinds_without_rawid)
 	ck_assert_int_eq(harness_post_file(h, FIXTURES "/history/participants-preview-kinds.json"),
 	                 1);
 	ck_assert_int_eq(harness_run(h), 1);
-	assert_text(
+	harness_assert_text(
 	    h,
 	    "SELECT group_concat(participant_key || ' ' || kind || ' ' || "
 	    "ifnull(phone_number, '-') || ' ' || ifnull(teams_user_id, '-') || ' ' || "
@@ -396,7 +376,7 @@ START_TEST(duplicates)
 	ck_assert_int_eq(
 	    post_snapshot(h, "s4-again", CALL, story[3].time, story[3].seq, story[3].members), 1);
 	ck_assert_int_eq(harness_run(h), 2);
-	assert_text(h, EVENTS_SQL, STORY_EVENTS);
+	harness_assert_text(h, EVENTS_SQL, STORY_EVENTS);
 	ck_assert_int_eq(harness_int(h, "SELECT count(*) FROM participant_snapshots "
 	                                "WHERE call_id = '" CALL "'"),
 	                 7);
@@ -416,10 +396,10 @@ START_TEST(replay_idempotent)
 	ck_assert_int_eq(harness_post_file(h, FIXTURES "/seed/participantsupdated.json"), 1);
 	ck_assert_int_eq(harness_run(h), 1);
 	participants = harness_text(h, PARTICIPANTS_SQL);
-	replay(h);
-	replay(h);
-	assert_text(h, EVENTS_SQL, STORY_EVENTS);
-	assert_text(h, PARTICIPANTS_SQL, participants);
+	ck_assert_int_gt(harness_replay(h), 0);
+	ck_assert_int_gt(harness_replay(h), 0);
+	harness_assert_text(h, EVENTS_SQL, STORY_EVENTS);
+	harness_assert_text(h, PARTICIPANTS_SQL, participants);
 	ck_assert_int_eq(harness_int(h, "SELECT count(*) FROM participant_snapshots"), 6);
 	ck_assert_int_eq(harness_int(h, "SELECT count(*) FROM participant_snapshot_members"), 9);
 	ck_assert_int_eq(harness_int(h, "SELECT count(*) FROM participant_events"), 7);
@@ -442,7 +422,7 @@ START_TEST(peak_count)
 	    post_snapshot(h, "p2", CALL, "2025-06-17T10:00:02Z", 2, A_UNMUTED "," B_UNMUTED), 1);
 	ck_assert_int_eq(post_snapshot(h, "p3", CALL, "2025-06-17T10:00:03Z", 3, ""), 1);
 	ck_assert_int_eq(harness_run(h), 4);
-	assert_text(
+	harness_assert_text(
 	    h,
 	    "SELECT group_concat(call_id || '=' || peak, ',') FROM (SELECT call_id, "
 	    "MAX(participant_count) AS peak FROM participant_snapshots GROUP BY call_id "
@@ -483,11 +463,11 @@ START_TEST(missing_fields_tolerated)
 	                 1);
 	ck_assert_int_eq(harness_run(h), 4);
 	ck_assert_int_eq(harness_int(h, "SELECT count(*) FROM deliveries WHERE state = 'done'"), 4);
-	assert_text(h,
-	            "SELECT group_concat(call_id || ':' || participant_count, ',') FROM "
-	            "(SELECT * FROM participant_snapshots ORDER BY event_id)",
-	            CALL ":0,odd-call:1");
-	assert_text(h, "SELECT participant_key FROM participants", USER_A);
+	harness_assert_text(h,
+	                    "SELECT group_concat(call_id || ':' || participant_count, ',') FROM "
+	                    "(SELECT * FROM participant_snapshots ORDER BY event_id)",
+	                    CALL ":0,odd-call:1");
+	harness_assert_text(h, "SELECT participant_key FROM participants", USER_A);
 	harness_free(h);
 }
 END_TEST

@@ -2,6 +2,8 @@
 #include "harness.h"
 
 #include <check.h>
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,18 +73,24 @@ static int conf_build(struct ch_handler_conf *c, const char *module, const char 
 	return 0;
 }
 
-void harness_free(struct ch_harness *h)
+/* rm -rf dir (a name mkdtemp made: no quote in it); 0 when done. */
+static int remove_tree(const char *dir)
 {
 	char cmd[160];
 
+	ck_assert_int_lt(snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir), (int)sizeof(cmd));
+	return system(cmd);
+}
+
+void harness_free(struct ch_harness *h)
+{
 	if (h == NULL)
 		return;
 	ch_plugin_unload(h->plugin);
 	sqlite3_close(h->db);
 	ch_store_close(h->store);
 	conf_free(&h->conf);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", h->dir);
-	if (h->dir[0] != '\0' && system(cmd) != 0)
+	if (h->dir[0] != '\0' && remove_tree(h->dir) != 0)
 		fprintf(stderr, "harness: could not remove %s\n", h->dir);
 	free(h);
 }
@@ -95,8 +103,7 @@ struct ch_harness *harness_try_new(const char *module, const char *const *option
 	struct ch_error e;
 
 	ck_assert_ptr_nonnull(h);
-	snprintf(h->dir, sizeof(h->dir), "/tmp/chharness.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(h->dir));
+	harness_mkdtemp(h->dir, sizeof(h->dir), "chharness");
 	snprintf(h->path, sizeof(h->path), "%s/journal.db", h->dir);
 	so.path = h->path;
 	if (ch_store_open(&so, &h->store, &e) < 0)
@@ -159,19 +166,43 @@ int harness_post(struct ch_harness *h, const char *body)
 
 int harness_post_file(struct ch_harness *h, const char *path)
 {
-	FILE *f = fopen(path, "rb");
-	char *body;
-	long size;
+	char *body = harness_read_file(path, NULL);
 	int n;
 
-	ck_assert_msg(f != NULL, "cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	size = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	body = calloc(1, (size_t)size + 1);
+	ck_assert_msg(body != NULL, "cannot open %s", path);
+	n = harness_post(h, body);
+	free(body);
+	return n;
+}
+
+int harness_post_files(struct ch_harness *h, const char *const *paths)
+{
+	int total = 0;
+
+	for (const char *const *p = paths; *p != NULL; p++) {
+		int n = harness_post_file(h, *p);
+
+		ck_assert_msg(n > 0, "%s: no new event journaled", *p);
+		total += n;
+	}
+	return total;
+}
+
+int harness_postf(struct ch_harness *h, const char *fmt, ...)
+{
+	va_list ap;
+	char *body;
+	int len, n;
+
+	va_start(ap, fmt);
+	len = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	ck_assert_int_ge(len, 0);
+	body = malloc((size_t)len + 1);
 	ck_assert_ptr_nonnull(body);
-	ck_assert_int_eq(fread(body, 1, (size_t)size, f), (size_t)size);
-	fclose(f);
+	va_start(ap, fmt);
+	ck_assert_int_eq(vsnprintf(body, (size_t)len + 1, fmt, ap), len);
+	va_end(ap);
 	n = harness_post(h, body);
 	free(body);
 	return n;
@@ -194,6 +225,26 @@ int harness_run(struct ch_harness *h)
 	settled = harness_int(h, "SELECT COUNT(*) FROM deliveries WHERE state IN ('done','dead')") -
 	          before;
 	return (int)settled;
+}
+
+int harness_post_ga(struct ch_harness *h, const char *id, const char *type, const char *call,
+                    const char *time, const char *data_members)
+{
+	return harness_postf(h,
+	                     "[{\"id\":\"%s\",\"source\":\"calling/callConnections/%s\","
+	                     "\"type\":\"Microsoft.Communication.%s\",\"specversion\":\"1.0\","
+	                     "\"time\":\"%s\",\"data\":{%s%s\"callConnectionId\":\"%s\"}}]",
+	                     id, call, type, time, data_members, data_members[0] != '\0' ? "," : "",
+	                     call);
+}
+
+int harness_replay(struct ch_harness *h)
+{
+	ck_assert_int_eq(sqlite3_exec(h->db,
+	                              "UPDATE deliveries SET state = 'pending', attempts = 0", NULL,
+	                              NULL, NULL),
+	                 SQLITE_OK);
+	return harness_run(h);
 }
 
 const char *harness_path(struct ch_harness *h)
@@ -230,4 +281,110 @@ char *harness_text(struct ch_harness *h, const char *sql)
 		v = strdup((const char *)sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
 	return v;
+}
+
+/* Append len bytes of s to the string *buf of *n bytes (malloc'd). */
+static void append(char **buf, size_t *n, const char *s, size_t len)
+{
+	char *p = realloc(*buf, *n + len + 1);
+
+	ck_assert_ptr_nonnull(p);
+	memcpy(p + *n, s, len);
+	*n += len;
+	p[*n] = '\0';
+	*buf = p;
+}
+
+char *harness_rows(struct ch_harness *h, const char *sql)
+{
+	sqlite3_stmt *st;
+	char *out = NULL;
+	size_t n = 0;
+	int rc;
+
+	ck_assert_msg(sqlite3_prepare_v2(h->db, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
+	              sqlite3_errmsg(h->db));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (out != NULL)
+			append(&out, &n, ";", 1);
+		for (int i = 0; i < sqlite3_column_count(st); i++) {
+			const char *v = (const char *)sqlite3_column_text(st, i);
+
+			if (i > 0)
+				append(&out, &n, "|", 1);
+			if (v == NULL)
+				append(&out, &n, "-", 1);
+			else
+				append(&out, &n, v, (size_t)sqlite3_column_bytes(st, i));
+		}
+	}
+	ck_assert_msg(rc == SQLITE_DONE, "%s: %s", sql, sqlite3_errmsg(h->db));
+	sqlite3_finalize(st);
+	return out;
+}
+
+/* got (freed here) against want for the query sql. */
+static void assert_same(const char *sql, char *got, const char *want)
+{
+	if (want == NULL)
+		ck_assert_msg(got == NULL, "%s: got \"%s\", want NULL", sql, got);
+	else
+		ck_assert_msg(got != NULL && strcmp(got, want) == 0, "%s: got \"%s\", want \"%s\"",
+		              sql, got != NULL ? got : "(null)", want);
+	free(got);
+}
+
+void harness_assert_text(struct ch_harness *h, const char *sql, const char *want)
+{
+	assert_same(sql, harness_text(h, sql), want);
+}
+
+void harness_assert_rows(struct ch_harness *h, const char *sql, const char *want)
+{
+	assert_same(sql, harness_rows(h, sql), want);
+}
+
+void harness_assert_init_fails(const char *module, const char *const *options, ...)
+{
+	char err[512] = "";
+	const char *needle;
+	va_list ap;
+
+	ck_assert_ptr_null(harness_try_new(module, options, err, sizeof(err)));
+	va_start(ap, options);
+	while ((needle = va_arg(ap, const char *)) != NULL)
+		ck_assert_msg(strstr(err, needle) != NULL, "\"%s\" not in: %s", needle, err);
+	va_end(ap);
+}
+
+char *harness_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long size;
+
+	if (f == NULL)
+		return NULL;
+	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+	size = ftell(f);
+	ck_assert_int_ge(size, 0);
+	ck_assert_int_eq(fseek(f, 0, SEEK_SET), 0);
+	buf = calloc(1, (size_t)size + 1);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(fread(buf, 1, (size_t)size, f), (size_t)size);
+	fclose(f);
+	if (len != NULL)
+		*len = (size_t)size;
+	return buf;
+}
+
+void harness_mkdtemp(char *dir, size_t size, const char *name)
+{
+	ck_assert_int_lt(snprintf(dir, size, "/tmp/%s.XXXXXX", name), (int)size);
+	ck_assert_msg(mkdtemp(dir) != NULL, "mkdtemp %s: %s", dir, strerror(errno));
+}
+
+void harness_rmdir(const char *dir)
+{
+	ck_assert_int_eq(remove_tree(dir), 0);
 }
