@@ -330,24 +330,19 @@ static void run_plugin(struct ch_harness *h, struct ch_plugin *p)
 START_TEST(reopen_after_rename)
 {
 	struct ch_harness *h;
-	struct ch_handler_conf conf = {.name = "rot"};
 	struct ch_plugin *p;
 	struct ch_error err;
 	struct lines old, cur;
 	char file[128], rotated[128], value[160];
-	char *keys[] = {"path"}, *values[] = {value};
 
 	make_tmpdir();
 	snprintf(file, sizeof(file), "%s/rot.jsonl", tmpdir);
 	snprintf(rotated, sizeof(rotated), "%s/rot.jsonl.1", tmpdir);
-	snprintf(value, sizeof(value), "%s", file);
+	snprintf(value, sizeof(value), "path=%s", file);
 	const char *opts[] = {path_option("unused.jsonl"), NULL};
+	const char *rot_opts[] = {value, NULL};
 	h = harness_new(MODULE, opts);
-	conf.keys = keys;
-	conf.values = values;
-	conf.n_options = 1;
-	ck_assert_msg(ch_plugin_load(&conf, MODULE, harness_db(h), &p, &err) == 0, "%s",
-	              err.message);
+	p = harness_load_plugin(MODULE, "rot", rot_opts, harness_db(h));
 	ck_assert_int_eq(ch_dispatch_register(harness_db(h), p, &err), 0);
 	ck_assert_ptr_nonnull(p->desc->reopen);
 

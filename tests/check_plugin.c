@@ -208,29 +208,16 @@ END_TEST
 /* What a restarted daemon does: a new connection and a new instance. */
 static void run_in_child(struct ch_harness *h, const char *const *options)
 {
-	struct ch_handler_conf conf = {.name = "th_probe"};
 	struct ch_dispatch_options o = {.max_attempts = 3, .batch = 4};
 	struct ch_plugin *p;
 	struct ch_error err;
 	sqlite3 *db;
 	long did;
-	size_t n = 0;
 
-	while (options[n] != NULL)
-		n++;
-	conf.keys = calloc(n + 1, sizeof(char *));
-	conf.values = calloc(n + 1, sizeof(char *));
-	for (size_t i = 0; i < n; i++) {
-		const char *eq = strchr(options[i], '=');
-
-		conf.keys[i] = strndup(options[i], (size_t)(eq - options[i]));
-		conf.values[i] = strdup(eq + 1);
-	}
-	conf.n_options = n;
-	if (sqlite3_open(harness_path(h), &db) != SQLITE_OK ||
-	    ch_plugin_load(&conf, PROBE, db, &p, &err) < 0)
+	if (sqlite3_open(harness_path(h), &db) != SQLITE_OK)
 		_exit(3);
 	sqlite3_busy_timeout(db, 5000);
+	p = harness_load_plugin(PROBE, NULL, options, db);
 	do {
 		if (ch_dispatch_step(db, p, &o, &did, &err) < 0)
 			_exit(4);
@@ -303,7 +290,6 @@ static void count_progress(void *arg, int64_t done, int64_t total)
 START_TEST(test_new_handler_and_replay)
 {
 	struct ch_harness *h = harness_new(PROBE, no_options);
-	struct ch_handler_conf conf = {.name = "late"};
 	struct ch_dispatch_options o = {.max_attempts = 3};
 	struct ch_plugin *late;
 	struct ch_error err;
@@ -314,7 +300,7 @@ START_TEST(test_new_handler_and_replay)
 	harness_post_file(h, DTMF);
 	harness_post_file(h, TERM);
 	ck_assert_int_eq(harness_run(h), 3);
-	ck_assert_int_eq(ch_plugin_load(&conf, PROBE, harness_db(h), &late, &err), 0);
+	late = harness_load_plugin(PROBE, "late", no_options, harness_db(h));
 	ck_assert_int_eq(ch_dispatch_register(harness_db(h), late, &err), 0);
 	ck_assert_int_eq(ch_dispatch_step(harness_db(h), late, &o, &did, &err), 0);
 	ck_assert_int_eq(did, 0);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "config.h"
 #include "dispatch.h"
 #include "envelope.h"
 #include "plugin.h"
@@ -22,7 +23,6 @@ struct ch_harness {
 	struct ch_store *store; /* the intake side */
 	sqlite3 *db;            /* the handler's connection */
 	struct ch_plugin *plugin;
-	struct ch_handler_conf conf;
 	int64_t received_us;
 };
 
@@ -31,46 +31,50 @@ struct ch_harness {
 static const struct ch_dispatch_options harness_dispatch = {
     .max_attempts = 3, .retry_base_ms = 0, .retry_max_ms = 0, .batch = 4};
 
-static void conf_free(struct ch_handler_conf *c)
-{
-	for (size_t i = 0; i < c->n_options; i++) {
-		free(c->keys[i]);
-		free(c->values[i]);
-	}
-	free(c->keys);
-	free(c->values);
-	free(c->name);
-	free(c->events);
-}
-
-static int conf_build(struct ch_handler_conf *c, const char *module, const char *const *options)
+/* The [handler NAME] section the options stand for, read by the daemon's
+ * own config parser, so the tests load modules exactly as the daemon does. */
+static int config_for(struct ch_config *cfg, const char *module, const char *name,
+                      const char *const *options, char *err, size_t err_size)
 {
 	const char *base = strrchr(module, '/');
-	size_t n = 0;
+	char text[8192];
+	size_t used;
+	struct ch_error e;
 
 	base = base != NULL ? base + 1 : module;
-	c->name = strndup(base, strcspn(base, "."));
-	for (const char *const *o = options; o != NULL && *o != NULL; o++)
-		n++;
-	c->keys = calloc(n + 1, sizeof(char *));
-	c->values = calloc(n + 1, sizeof(char *));
-	if (c->name == NULL || c->keys == NULL || c->values == NULL)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		const char *eq = strchr(options[i], '=');
+	used = (size_t)snprintf(text, sizeof(text), "[handler %.*s]\nmodule = %s\n",
+	                        name != NULL ? (int)strlen(name) : (int)strcspn(base, "."),
+	                        name != NULL ? name : base, module);
+	for (const char *const *o = options; o != NULL && *o != NULL; o++) {
+		const char *eq = strchr(*o, '=');
 
-		if (eq == NULL)
-			return -1;
-		if (strncmp(options[i], "events=", 7) == 0) {
-			free(c->events);
-			c->events = strdup(eq + 1);
-			continue;
-		}
-		c->keys[c->n_options] = strndup(options[i], (size_t)(eq - options[i]));
-		c->values[c->n_options] = strdup(eq + 1);
-		c->n_options++;
+		ck_assert_msg(eq != NULL, "harness option \"%s\" is not key=value", *o);
+		used += (size_t)snprintf(text + used, sizeof(text) - used, "%.*s = %s\n",
+		                         (int)(eq - *o), *o, eq + 1);
+		ck_assert_uint_lt(used, sizeof(text));
+	}
+	ch_config_init(cfg);
+	if (ch_config_load_string(cfg, text, &e) < 0) {
+		snprintf(err, err_size, "%s", e.message);
+		return -1;
 	}
 	return 0;
+}
+
+struct ch_plugin *harness_load_plugin(const char *module, const char *name,
+                                      const char *const *options, sqlite3 *db)
+{
+	struct ch_config cfg;
+	struct ch_plugin *p;
+	struct ch_error e;
+	char err[512];
+
+	if (config_for(&cfg, module, name, options, err, sizeof(err)) < 0)
+		ck_abort_msg("harness: %s", err);
+	if (ch_plugin_load(&cfg.handlers[0], module, db, &p, &e) < 0)
+		ck_abort_msg("harness: %s", e.message);
+	ch_config_free(&cfg);
+	return p;
 }
 
 /* rm -rf dir (a name mkdtemp made: no quote in it); 0 when done. */
@@ -89,7 +93,6 @@ void harness_free(struct ch_harness *h)
 	ch_plugin_unload(h->plugin);
 	sqlite3_close(h->db);
 	ch_store_close(h->store);
-	conf_free(&h->conf);
 	if (h->dir[0] != '\0' && remove_tree(h->dir) != 0)
 		fprintf(stderr, "harness: could not remove %s\n", h->dir);
 	free(h);
@@ -100,7 +103,9 @@ struct ch_harness *harness_try_new(const char *module, const char *const *option
 {
 	struct ch_harness *h = calloc(1, sizeof(*h));
 	struct ch_store_options so = {.busy_timeout_ms = 5000};
+	struct ch_config cfg;
 	struct ch_error e;
+	int rc;
 
 	ck_assert_ptr_nonnull(h);
 	harness_mkdtemp(h->dir, sizeof(h->dir), "chharness");
@@ -111,8 +116,14 @@ struct ch_harness *harness_try_new(const char *module, const char *const *option
 	ck_assert_int_eq(sqlite3_open(h->path, &h->db), SQLITE_OK);
 	sqlite3_busy_timeout(h->db, 5000);
 	sqlite3_exec(h->db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
-	ck_assert_int_eq(conf_build(&h->conf, module, options), 0);
-	if (ch_plugin_load(&h->conf, module, h->db, &h->plugin, &e) < 0) {
+	if (config_for(&cfg, module, NULL, options, err, err_size) < 0) {
+		ch_config_free(&cfg);
+		harness_free(h);
+		return NULL;
+	}
+	rc = ch_plugin_load(&cfg.handlers[0], module, h->db, &h->plugin, &e);
+	ch_config_free(&cfg);
+	if (rc < 0) {
 		snprintf(err, err_size, "%s", e.message);
 		harness_free(h);
 		return NULL;

@@ -21,6 +21,7 @@
 #endif
 
 struct ch_harness;
+struct ch_plugin;
 
 /* module: a path, e.g. BUILD_HANDLERS "/callstate.so".  options: NULL or a
  * NULL-terminated list of "key=value" for the [handler] section ("events=..."
@@ -57,6 +58,11 @@ int harness_replay(struct ch_harness *h);
 sqlite3 *harness_db(struct ch_harness *h);
 /* The journal's file (to open other connections, e.g. in a forked child). */
 const char *harness_path(struct ch_harness *h);
+/* Load another instance of a module on a connection of the caller's (what a
+ * restarted daemon does), options as for harness_new; name NULL: the module's
+ * file name.  Fails the test on error. */
+struct ch_plugin *harness_load_plugin(const char *module, const char *name,
+                                      const char *const *options, sqlite3 *db);
 /* First column of the first row of sql as an integer; -1 when no row. */
 int64_t harness_int(struct ch_harness *h, const char *sql);
 /* The same as text (malloc'd, caller frees); NULL when no row or NULL. */
