@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh - throughput and latency of callhookd against a no-work reference.
 #
-# For each scenario (single-event CloudEvents POSTs, then Event Grid batches of
-# BATCH events) it runs wrk against
+# For each scenario it runs wrk against
 #   1. bench/refserver.c: a libevent evhttp server that answers 200 to every
 #      POST and does nothing else (the ceiling on this machine with this client);
 #   2. callhookd with a fresh journal and its default durable settings
@@ -10,15 +9,26 @@
 # then prints requests/s, events/s, p50/p99 latency and callhookd's throughput
 # as a ratio of the reference's.  After each callhookd run the daemon is
 # stopped with SIGTERM and the journal is counted: every event acknowledged
-# with a 200 must be in it.
+# with a 200 must be in it.  The scenarios:
+#   - single-event CloudEvents POSTs, intake only (no handler modules loaded:
+#     the daemon runs with a config file saying [handlers] defaults = no);
+#   - Event Grid batches of BATCH events, intake only;
+#   - single-event CloudEvents POSTs with the built-in handlers loaded (the
+#     default configuration) from HANDLERS_DIR; skipped with a note when
+#     callstate.so is not there.  After it, callhookctl replays the callstate
+#     handler over that scenario's journal and the replay rate is printed
+#     (skipped with a note when callhookctl is not built).
 #
 # It is a benchmark, not a test: it exits 0 whatever the figures are (non-zero
 # only when it cannot run), and prints whether each target was met:
 #   single-event throughput >= 0.5 x reference, single-event p99 < 5 ms,
-#   every acknowledged event journaled.
+#   single-event with handlers >= 0.4 x reference, every acknowledged event
+#   journaled.
 #
 # Environment:
 #   CALLHOOKD    daemon binary           (default: build/src/callhookd of this repo)
+#   HANDLERS_DIR handler modules         (default: handlers/ next to CALLHOOKD's src/)
+#   CALLHOOKCTL  callhookctl binary      (default: callhookctl next to CALLHOOKD)
 #   DURATION     length of each wrk run  (default 10s)
 #   CONNECTIONS  wrk connections         (default 32)
 #   THREADS      wrk threads             (default 2)
@@ -35,6 +45,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 CALLHOOKD=${CALLHOOKD:-$top/build/src/callhookd}
+build_dir=$(cd "$(dirname "$CALLHOOKD")/.." 2>/dev/null && pwd || echo "$top/build")
+HANDLERS_DIR=${HANDLERS_DIR:-$build_dir/handlers}
+CALLHOOKCTL=${CALLHOOKCTL:-$(dirname "$CALLHOOKD")/callhookctl}
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
@@ -78,6 +91,9 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# Intake only: no handler modules (the daemon loads the built-in ones by default).
+printf '[handlers]\ndefaults = no\n' >"$tmp/intake.conf"
 
 # shellcheck disable=SC2046 # pkg-config output is meant to be split
 cc -O2 -o "$tmp/refserver" "$here/refserver.c" $(pkg-config --cflags --libs libevent) ||
@@ -190,6 +206,8 @@ all_durable=yes
 total_acked=0
 single_ratio=
 single_p99=
+handlers_ratio=
+replay_db=
 
 fmt_row() { # scenario server rps eps p50_us p99_us ratio
 	printf '%-22s %-10s %12s %12s %8s %8s %7s' "$1" "$2" "$3" "$4" \
@@ -197,9 +215,12 @@ fmt_row() { # scenario server rps eps p50_us p99_us ratio
 		"$(awk -v v="$6" 'BEGIN{printf "%.2f", v / 1000}')" "$7"
 }
 
-scenario() { # label format events
-	local label=$1 format=$2 events=$3 secs port ref_rps rps eps ratio before after
-	local db=$tmp/$format-$events.db log=$tmp/$format-$events.log nonce
+scenario() { # label format events [handlers]
+	local label=$1 format=$2 events=$3 with_handlers=${4:-} secs port ref_rps rps eps ratio before after
+	local db=$tmp/$format-$events${with_handlers:+-handlers}.db
+	local log=$tmp/$format-$events${with_handlers:+-handlers}.log nonce
+	local -a daemon_args=(-c "$tmp/intake.conf")
+	[ -z "$with_handlers" ] || daemon_args=(--handlers-dir "$HANDLERS_DIR")
 	secs=$(secs_of "$DURATION")
 	nonce=$(date +%s)-$$
 
@@ -222,7 +243,7 @@ scenario() { # label format events
 	notes+=("$label, reference CPU: $ref_cpu")
 
 	# 2. callhookd, fresh journal, default (durable) settings
-	"$CALLHOOKD" -f --listen 127.0.0.1:0 --db "$db" 2>"$log" &
+	"$CALLHOOKD" -f "${daemon_args[@]}" --listen 127.0.0.1:0 --db "$db" 2>"$log" &
 	server_pid=$!
 	port=$(wait_port "$log" "$server_pid")
 	local perf_out=$tmp/perf-$format-$events.txt perf_pid=
@@ -244,7 +265,9 @@ scenario() { # label format events
 	eps=$((rps * events))
 	ratio=$(awk -v a="$rps" -v b="$ref_rps" 'BEGIN{printf "%.2f", (b > 0 ? a / b : 0)}')
 	rows+=("$(fmt_row "$label" callhookd "$rps" "$eps" "${R[p50_us]}" "${R[p99_us]}" "$ratio")")
-	if [ "$events" = 1 ]; then
+	if [ -n "$with_handlers" ]; then
+		handlers_ratio=$ratio
+	elif [ "$events" = 1 ]; then
 		single_ratio=$ratio
 		single_p99=${R[p99_us]}
 	fi
@@ -286,6 +309,35 @@ scenario() { # label format events
 			/sys_enter_/ { n = $1 + 0; name = $3; sub(/.*sys_enter_/, "", name)
 				printf "%s %.0f/s (%.2f per request)  ", name, n / secs, (req > 0 ? n / req : 0) }' "$perf_out")")
 	fi
+	if [ -n "$with_handlers" ]; then
+		replay_db=$db # replay() removes it
+	else
+		[ "$KEEP" = 1 ] || rm -f "$db" "$db-wal" "$db-shm"
+	fi
+}
+
+# Replay the callstate handler over the journal of the handlers scenario.
+replay_note=
+replay() {
+	local db=$replay_db out=$tmp/replay.out start end n
+	if [ -z "$db" ]; then
+		replay_note="replay: skipped (the handlers scenario did not run)"
+		return
+	fi
+	if [ ! -x "$CALLHOOKCTL" ]; then
+		replay_note="replay: skipped: no callhookctl at $CALLHOOKCTL (build it: make src/callhookctl)"
+		return
+	fi
+	start=$(date +%s%N)
+	if ! "$CALLHOOKCTL" --db "$db" --handlers-dir "$HANDLERS_DIR" replay --handler callstate \
+		>"$out" 2>&1; then
+		replay_note="replay: callhookctl failed: $(tail -n 1 "$out")"
+		return
+	fi
+	end=$(date +%s%N)
+	n=$(sed -n 's/.*replay callstate: \([0-9][0-9]*\) events replayed.*/\1/p' "$out" | tail -n 1)
+	[ -n "$n" ] || n=0
+	replay_note="replay --handler callstate: $n events in $(awk -v ns=$((end - start)) 'BEGIN{printf "%.2f", ns / 1e9}') s: $(awk -v n="$n" -v ns=$((end - start)) 'BEGIN{printf "%.0f", (ns > 0 ? n / (ns / 1e9) : 0)}') events/s"
 	[ "$KEEP" = 1 ] || rm -f "$db" "$db-wal" "$db-shm"
 }
 
@@ -294,6 +346,7 @@ scenario() { # label format events
 fs=$(stat -f -c %T "$tmp")
 echo "callhookd benchmark: $(nproc) CPUs, wrk -t$THREADS -c$CONNECTIONS -d$DURATION, journal in $tmp ($fs)"
 echo "daemon: $CALLHOOKD (default settings: WAL, synchronous=FULL, group commit)"
+echo "handlers: $HANDLERS_DIR"
 case $fs in
 tmpfs | ramfs) echo "WARNING: the journal is on $fs, where fsync costs nothing: set BENCH_DIR to a disk" ;;
 esac
@@ -301,6 +354,13 @@ echo
 
 scenario "single event (CE)" cloudevents 1
 scenario "batch of $BATCH (EG)" eventgrid "$BATCH"
+if [ -f "$HANDLERS_DIR/callstate.so" ]; then
+	scenario "single + handlers (CE)" cloudevents 1 handlers
+	replay
+else
+	notes+=("single + handlers (CE): skipped: no $HANDLERS_DIR/callstate.so (build the handler modules)")
+	replay_note="replay: skipped (no handler modules)"
+fi
 
 printf '%-22s %-10s %12s %12s %8s %8s %7s\n' scenario server requests/s events/s "p50 ms" "p99 ms" ratio
 for r in "${rows[@]}"; do
@@ -318,4 +378,10 @@ met() { # awk condition
 echo "single-event ratio $single_ratio (target >= 0.5): $(met "$single_ratio >= 0.5")"
 p99_ms=$(awk -v v="$single_p99" 'BEGIN{printf "%.1f", v / 1000}')
 echo "p99 $p99_ms ms (single event; target < 5 ms): $(met "$single_p99 < 5000")"
+if [ -n "$handlers_ratio" ]; then
+	echo "single-event ratio with handlers $handlers_ratio (target >= 0.4): $(met "$handlers_ratio >= 0.4")"
+else
+	echo "single-event ratio with handlers: not measured (no handler modules)"
+fi
+echo "$replay_note"
 echo "durability: all $total_acked acknowledged events journaled: $all_durable"

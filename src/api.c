@@ -10,11 +10,16 @@
 
 #include "envelope.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_db.h"
+
+#define METRICS_MAX_TEXT (4u << 20) /* far above what the bounded series need */
 
 struct ch_api {
 	const struct ch_config *cfg;
 	struct ch_writer *writer;
 	struct ch_envelope_limits limits;
+	struct ch_metrics_db *metrics_db; /* the backlog's read-only connection */
 };
 
 /* One POST on its way through the journal writer. */
@@ -23,12 +28,15 @@ struct intake {
 	struct ch_http_request *req;
 	struct ch_batch batch;
 	struct ch_journal_row *rows;
+	bool *row_duplicate;         /* the writer's answer per row, for the metrics */
 	char *kept;                  /* what rows point to once the batch is freed */
 	const char *validation_code; /* points into batch, then into kept */
 };
 
 static const struct ch_header allow_post[] = {{"Allow", "POST, OPTIONS"}};
 static const struct ch_header allow_get[] = {{"Allow", "GET, HEAD"}};
+/* Prometheus text exposition format 0.0.4. */
+static const char metrics_type[] = "text/plain; version=0.0.4; charset=utf-8";
 
 struct ch_api *ch_api_new(const struct ch_config *cfg, struct ch_writer *writer)
 {
@@ -36,17 +44,30 @@ struct ch_api *ch_api_new(const struct ch_config *cfg, struct ch_writer *writer)
 
 	if (api == NULL)
 		return NULL;
-	api->cfg = cfg;
+	/* The journal's path cannot change on reload: the connection stays. */
+	if ((api->metrics_db = ch_metrics_db_new(cfg->db_path)) == NULL) {
+		free(api);
+		return NULL;
+	}
 	api->writer = writer;
+	ch_api_set_config(api, cfg);
+	return api;
+}
+
+void ch_api_set_config(struct ch_api *api, const struct ch_config *cfg)
+{
+	api->cfg = cfg;
 	api->limits.max_depth = (unsigned)cfg->max_depth;
 	api->limits.max_events = cfg->max_events;
 	api->limits.max_id_len = cfg->max_id_length;
 	api->limits.max_type_len = 256;
-	return api;
+	ch_metrics_start(cfg); /* the endpoint label set follows the configuration */
 }
 
 void ch_api_free(struct ch_api *api)
 {
+	if (api != NULL)
+		ch_metrics_db_free(api->metrics_db);
 	free(api);
 }
 
@@ -110,6 +131,7 @@ static void intake_free(struct intake *in)
 {
 	ch_batch_free(&in->batch);
 	free(in->rows);
+	free(in->row_duplicate);
 	free(in->kept);
 	free(in);
 }
@@ -154,6 +176,7 @@ static int detach_from_batch(struct intake *in, size_t n)
 		        kept_size(r->subject) + kept_size(r->call_id) + kept_size(r->event_time) +
 		        32 + (raw_in_body(in, r) ? 0 : r->raw_len);
 	}
+	need += n > 0 ? kept_size(in->rows[0].endpoint) : 0;
 	if ((cursor = in->kept = malloc(need ? need : 1)) == NULL)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
@@ -172,19 +195,39 @@ static int detach_from_batch(struct intake *in, size_t n)
 			cursor += r->raw_len;
 		}
 	}
+	/* The endpoint path belongs to the configuration, which a reload may
+	 * free while this request waits for its commit. */
+	if (n > 0) {
+		const char *endpoint = keep(&cursor, in->rows[0].endpoint);
+
+		for (size_t i = 0; i < n; i++)
+			in->rows[i].endpoint = endpoint;
+	}
 	in->validation_code = keep(&cursor, in->validation_code);
 	ch_batch_free(&in->batch);
 	return 0;
+}
+
+/* Only after COMMIT: what a failed transaction rolled back was never journaled. */
+static void count_events(const struct intake *in)
+{
+	ch_metrics_duplicates(in->job.duplicates);
+	for (size_t i = 0; i < in->job.n_rows; i++) {
+		if (!in->row_duplicate[i])
+			ch_metrics_event(in->rows[i].type, in->rows[i].format);
+	}
 }
 
 static void on_committed(struct ch_commit_job *job, void *arg)
 {
 	struct intake *in = (struct intake *)job;
 
-	if (job->err.status != 0)
+	if (job->err.status != 0) {
 		ch_http_respond_error(in->req, &job->err);
-	else
+	} else {
+		count_events(in);
 		respond_accepted(in->req, job->accepted, job->duplicates, in->validation_code);
+	}
 	intake_free(in);
 }
 
@@ -229,8 +272,10 @@ static void post_events(struct ch_api *api, const struct ch_endpoint *ep,
 	size_t n = 0;
 
 	if (ch_auth_check(&ep->auth, &areq, &err) < 0) {
-		ch_info("auth: refused request=%llu remote=%s path=%s: %s",
-		        (unsigned long long)req->id, req->remote, ep->path, err.message);
+		/* The message says what was wrong, never the credential (auth.h). */
+		ch_log_kv(CH_LOG_INFO, "auth: refused",
+		          "request=%llu remote=%s endpoint=%s error=%s",
+		          (unsigned long long)req->id, req->remote, ep->path, err.message);
 		ch_http_respond_error(req, &err);
 		return;
 	}
@@ -241,14 +286,17 @@ static void post_events(struct ch_api *api, const struct ch_endpoint *ep,
 	in->req = req;
 	if (ch_envelope_parse(req->body, req->body_len, &input, &api->limits, &in->batch, &err) <
 	    0) {
-		ch_debug("intake: rejected request=%llu status=%d code=%s: %s",
-		         (unsigned long long)req->id, err.status, err.code, err.message);
+		ch_log_kv(CH_LOG_DEBUG, "intake: rejected",
+		          "request=%llu remote=%s endpoint=%s status=%d code=%s error=%s",
+		          (unsigned long long)req->id, req->remote, ep->path, err.status, err.code,
+		          err.message);
 		ch_http_respond_error(req, &err);
 		intake_free(in);
 		return;
 	}
 	in->rows = calloc(in->batch.n, sizeof(*in->rows));
-	if (in->rows == NULL) {
+	in->row_duplicate = calloc(in->batch.n, sizeof(*in->row_duplicate));
+	if (in->rows == NULL || in->row_duplicate == NULL) {
 		respond_simple_error(req, 503, "OutOfMemory", "out of memory", NULL, 0);
 		intake_free(in);
 		return;
@@ -266,12 +314,14 @@ static void post_events(struct ch_api *api, const struct ch_endpoint *ep,
 		row->received_us = req->received_us;
 		row->remote_addr = req->remote;
 		row->endpoint = ep->path;
-		ch_debug("intake: request=%llu event type=%s call=%s", (unsigned long long)req->id,
-		         ev->type, ev->call_id ? ev->call_id : "-");
+		ch_log_kv(CH_LOG_DEBUG, "intake: event", "request=%llu type=%s call=%s",
+		          (unsigned long long)req->id, ev->type, ev->call_id);
 		n++;
 	}
 	if (in->validation_code != NULL)
-		ch_info("intake: answered Event Grid subscription validation on %s", ep->path);
+		ch_log_kv(CH_LOG_INFO, "intake: answered Event Grid subscription validation",
+		          "request=%llu remote=%s endpoint=%s", (unsigned long long)req->id,
+		          req->remote, ep->path);
 	if (n == 0) { /* a validation request alone: nothing to make durable */
 		respond_accepted(req, 0, 0, in->validation_code);
 		intake_free(in);
@@ -284,6 +334,7 @@ static void post_events(struct ch_api *api, const struct ch_endpoint *ep,
 	}
 	in->job.rows = in->rows;
 	in->job.n_rows = n;
+	in->job.row_duplicate = in->row_duplicate;
 	in->job.done = on_committed;
 	in->job.arg = api;
 	ch_writer_submit(api->writer, &in->job);
@@ -311,7 +362,9 @@ static void options_handshake(const struct ch_endpoint *ep, struct ch_http_reque
 		return;
 	}
 	if (!origin_allowed(ep, origin)) {
-		ch_info("handshake: refused origin on %s", ep->path);
+		ch_log_kv(CH_LOG_INFO, "handshake: refused origin",
+		          "request=%llu remote=%s endpoint=%s", (unsigned long long)req->id,
+		          req->remote, ep->path);
 		respond_simple_error(req, 403, "OriginNotAllowed",
 		                     "this WebHook-Request-Origin is not in allowed_origin",
 		                     allow_post, 1);
@@ -320,13 +373,52 @@ static void options_handshake(const struct ch_endpoint *ep, struct ch_http_reque
 	h[0] = allow_post[0];
 	h[1] = (struct ch_header){"WebHook-Allowed-Origin", origin};
 	h[2] = (struct ch_header){"WebHook-Allowed-Rate", ep->allowed_rate};
-	ch_info("handshake: CloudEvents webhook validation answered on %s", ep->path);
+	ch_log_kv(CH_LOG_INFO, "handshake: CloudEvents webhook validation answered",
+	          "request=%llu remote=%s endpoint=%s", (unsigned long long)req->id, req->remote,
+	          ep->path);
 	ch_http_respond(req, 200, NULL, h, 3, NULL, 0);
 }
 
 static bool method_is(const struct ch_http_request *req, const char *m)
 {
 	return strcmp(req->method, m) == 0;
+}
+
+/* 127.0.0.0/8 or ::1 (also IPv4-mapped), as http_conn.c writes the peer. */
+static bool remote_is_loopback(const char *remote)
+{
+	return strncmp(remote, "127.", 4) == 0 || strncmp(remote, "[::1]:", 6) == 0 ||
+	       strncmp(remote, "[::ffff:127.", 12) == 0;
+}
+
+/* GET /metrics: Prometheus text.  Everything but the backlog is read from
+ * counters; the backlog costs a small read-only query per handler. */
+static void serve_metrics(struct ch_api *api, struct ch_http_request *req)
+{
+	struct ch_metrics_scrape scrape = {
+	    .store_up = ch_writer_healthy(api->writer),
+	    .backlog = ch_metrics_db_backlog,
+	    .arg = api->metrics_db,
+	};
+	struct ch_text text;
+
+	if (!method_is(req, "GET") && !method_is(req, "HEAD")) {
+		respond_simple_error(req, 405, "MethodNotAllowed", "use GET", allow_get, 1);
+		return;
+	}
+	if (api->cfg->metrics == CH_METRICS_LOOPBACK && !remote_is_loopback(req->remote)) {
+		respond_simple_error(req, 403, "Forbidden",
+		                     "/metrics is served to loopback clients only (see [server] "
+		                     "metrics in callhookd.conf(5))",
+		                     NULL, 0);
+		return;
+	}
+	ch_text_init(&text, METRICS_MAX_TEXT);
+	if (ch_metrics_render(&text, &scrape) < 0)
+		respond_simple_error(req, 503, "OutOfMemory", "out of memory", NULL, 0);
+	else
+		ch_http_respond(req, 200, metrics_type, NULL, 0, text.buf, text.len);
+	ch_text_free(&text);
 }
 
 void ch_api_handle(struct ch_http_request *req, void *arg)
@@ -356,6 +448,10 @@ void ch_api_handle(struct ch_http_request *req, void *arg)
 		}
 		ch_error_set(&err, 503, "StoreUnavailable", "the journal does not take writes");
 		ch_http_respond_error(req, &err);
+		return;
+	}
+	if (strcmp(req->path, "/metrics") == 0 && api->cfg->metrics != CH_METRICS_NO) {
+		serve_metrics(api, req);
 		return;
 	}
 	ch_error_set(&err, 404, "NotFound", "no endpoint at %.128s", req->path);

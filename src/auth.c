@@ -19,6 +19,10 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "jwks.h"
+#include "jwt.h"
+#include "log.h"
+
 #define MIN_KEY_LEN        16
 #define DIGEST_LEN         32  /* SHA-256 and HMAC-SHA256 output */
 #define SIG_B64_LEN        44  /* base64 of 32 bytes: 43 characters and one '=' */
@@ -58,6 +62,8 @@ int ch_auth_mode_parse(const char *text, enum ch_auth_mode *mode)
 		*mode = CH_AUTH_SECRET;
 	else if (strcmp(text, "hmac") == 0)
 		*mode = CH_AUTH_HMAC;
+	else if (strcmp(text, "jwt") == 0)
+		*mode = CH_AUTH_JWT;
 	else
 		return -1;
 	return 0;
@@ -72,6 +78,8 @@ const char *ch_auth_mode_name(enum ch_auth_mode mode)
 		return "secret";
 	case CH_AUTH_HMAC:
 		return "hmac";
+	case CH_AUTH_JWT:
+		return "jwt";
 	}
 	return "unknown";
 }
@@ -124,6 +132,10 @@ int ch_auth_add_secret(struct ch_auth *auth, const char *secret, struct ch_error
 		return ch_error_set(
 		    err, 500, "ConfigError",
 		    "a secret needs auth mode \"secret\" or \"hmac\", not \"none\"");
+	if (auth->mode == CH_AUTH_JWT)
+		return ch_error_set(err, 500, "ConfigError",
+		                    "auth mode \"jwt\" takes no secret: tokens are checked with "
+		                    "the public keys of jwks_file");
 
 	size_t in_len = strlen(secret);
 	if (auth->mode == CH_AUTH_HMAC && strncmp(secret, WHSEC_PREFIX, 6) == 0) {
@@ -194,8 +206,45 @@ int ch_auth_validate(const struct ch_auth *auth, struct ch_error *err)
 			    err, 500, "ConfigError",
 			    "auth mode \"hmac\" needs a timestamp tolerance above 0 s");
 		return 0;
+	case CH_AUTH_JWT:
+		/* Fail closed: without an audience any token Call Automation ever
+		 * signed, for anyone's resource, would be accepted. */
+		if (auth->jwt_audience == NULL || auth->jwt_audience[0] == '\0')
+			return ch_error_set(err, 500, "ConfigError",
+			                    "auth mode \"jwt\" needs jwt_audience (the ACS "
+			                    "resource id tokens are issued for)");
+		if (auth->jwks_file == NULL)
+			return ch_error_set(err, 500, "ConfigError",
+			                    "auth mode \"jwt\" needs jwks_file (a JSON Web Key "
+			                    "Set file)");
+		if (auth->jwks_file[0] != '/')
+			return ch_error_set(err, 500, "ConfigError",
+			                    "jwks_file must be an absolute path (it is re-read "
+			                    "after callhookd changes to /)");
+		if (auth->jwt_issuer != NULL && auth->jwt_issuer[0] == '\0')
+			return ch_error_set(err, 500, "ConfigError", "jwt_issuer is empty");
+		if (auth->jwt_clock_skew_s < 0 || auth->jwt_clock_skew_s > CH_JWT_MAX_SKEW_S)
+			return ch_error_set(err, 500, "ConfigError",
+			                    "jwt_clock_skew must be 0 to %d s", CH_JWT_MAX_SKEW_S);
+		if (auth->jwt_max_lifetime_s <= 0)
+			return ch_error_set(err, 500, "ConfigError",
+			                    "jwt_max_lifetime must be above 0 s");
+		return 0;
 	}
 	return ch_error_set(err, 500, "ConfigError", "unknown auth mode");
+}
+
+int ch_auth_prepare(struct ch_auth *auth, struct ch_error *err)
+{
+	struct ch_error jerr;
+
+	if (ch_auth_validate(auth, err) < 0)
+		return -1;
+	if (auth->mode != CH_AUTH_JWT || auth->jwks != NULL)
+		return 0;
+	if (ch_jwks_file_open(auth->jwks_file, &auth->jwks, &jerr) < 0)
+		return ch_error_set(err, 500, "ConfigError", "jwks_file %s", jerr.message);
+	return 0;
 }
 
 void ch_auth_free(struct ch_auth *auth)
@@ -210,6 +259,10 @@ void ch_auth_free(struct ch_auth *auth)
 	free(auth->keys);
 	free(auth->query_param);
 	free(auth->header);
+	free(auth->jwks_file);
+	free(auth->jwt_issuer);
+	free(auth->jwt_audience);
+	ch_jwks_file_free(auth->jwks);
 	memset(auth, 0, sizeof(*auth));
 }
 
@@ -565,6 +618,63 @@ static int check_hmac(const struct ch_auth *auth, const struct ch_auth_request *
 	return 0;
 }
 
+/* ---- jwt mode ------------------------------------------------------------ */
+
+/* Look at the JWKS file again (force: whatever it looks like) and log what
+ * came of it.  Returns what ch_jwks_file_refresh returns. */
+static int refresh_keys(const struct ch_auth *auth, int64_t now_s, bool force, struct ch_error *err)
+{
+	int rc = ch_jwks_file_refresh(auth->jwks, now_s, force, err);
+	size_t n = ch_jwks_count(ch_jwks_file_keys(auth->jwks));
+
+	/* err->message starts with the path: no separate path field then. */
+	if (rc > 0)
+		ch_log_kv(CH_LOG_INFO, "auth: jwks_file read again", "path=%s keys=%zu",
+		          auth->jwks_file, n);
+	else if (rc < 0)
+		ch_log_kv(CH_LOG_WARN, "auth: jwks_file unusable, still using the keys read before",
+		          "keys=%zu error=%s", n, err->message);
+	return rc;
+}
+
+int ch_auth_reload(const struct ch_auth *auth, struct ch_error *err)
+{
+	if (auth->mode != CH_AUTH_JWT || auth->jwks == NULL)
+		return 0;
+	return refresh_keys(auth, 0, true, err);
+}
+
+static int check_jwt(const struct ch_auth *auth, const struct ch_auth_request *req,
+                     struct ch_error *err)
+{
+	const struct ch_jwt_policy policy = {
+	    .issuer = auth->jwt_issuer != NULL ? auth->jwt_issuer : CH_JWT_DEFAULT_ISSUER,
+	    .audience = auth->jwt_audience,
+	    .clock_skew_s = auth->jwt_clock_skew_s,
+	    .max_lifetime_s = auth->jwt_max_lifetime_s,
+	};
+	struct ch_error rerr;
+	const char *value, *token;
+	size_t len;
+
+	if (auth->jwks == NULL || auth->jwt_audience == NULL)
+		return ch_error_set(err, 500, "ConfigError", "auth mode \"jwt\" is not prepared");
+	/* A bad new file is logged here and otherwise ignored: the request is
+	 * judged by the keys still in use. */
+	refresh_keys(auth, req->now_s, false, &rerr);
+
+	value = ch_header_get(req->headers, req->n_headers, "Authorization");
+	if (value == NULL)
+		return unauthorized(err, "missing header Authorization (Bearer token)");
+	token = strip_bearer(value);
+	if (token == value)
+		return unauthorized(err, "Authorization is not a Bearer token");
+	len = strlen(token);
+	while (len > 0 && (token[len - 1] == ' ' || token[len - 1] == '\t'))
+		len--;
+	return ch_jwt_verify(token, len, ch_jwks_file_keys(auth->jwks), &policy, req->now_s, err);
+}
+
 int ch_auth_check(const struct ch_auth *auth, const struct ch_auth_request *req,
                   struct ch_error *err)
 {
@@ -575,6 +685,8 @@ int ch_auth_check(const struct ch_auth *auth, const struct ch_auth_request *req,
 		return check_secret(auth, req, err);
 	case CH_AUTH_HMAC:
 		return check_hmac(auth, req, err);
+	case CH_AUTH_JWT:
+		return check_jwt(auth, req, err);
 	}
 	return ch_error_set(err, 500, "ConfigError", "unknown auth mode");
 }

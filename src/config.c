@@ -33,6 +33,7 @@ void ch_config_init(struct ch_config *cfg)
 	cfg->idle_timeout_ms = 60000;
 	cfg->drain_timeout_ms = 10000;
 	cfg->retry_after_s = 5;
+	cfg->metrics = CH_METRICS_LOOPBACK;
 	cfg->max_body = 1024 * 1024;
 	cfg->max_header = 16 * 1024;
 	cfg->max_events = 5000;
@@ -109,6 +110,8 @@ static struct ch_endpoint *endpoint_add(struct ch_config *cfg, const char *path)
 	memset(ep, 0, sizeof(*ep));
 	ep->auth.mode = CH_AUTH_NONE;
 	ep->auth.tolerance_s = 300;
+	ep->auth.jwt_clock_skew_s = 60;
+	ep->auth.jwt_max_lifetime_s = 600; /* Call Automation tokens live 5 minutes */
 	if ((ep->path = strdup(path)) == NULL || (ep->allowed_rate = strdup("*")) == NULL) {
 		endpoint_free(ep);
 		return NULL;
@@ -195,6 +198,17 @@ static int server_key(struct load_ctx *ctx, const char *name, const char *value)
 		cfg->retry_after_s = (ms + 999) / 1000; /* never round a wait down */
 		return 0;
 	}
+	if (strcmp(name, "metrics") == 0) {
+		if (strcmp(value, "loopback") == 0)
+			cfg->metrics = CH_METRICS_LOOPBACK;
+		else if (strcmp(value, "yes") == 0)
+			cfg->metrics = CH_METRICS_YES;
+		else if (strcmp(value, "no") == 0)
+			cfg->metrics = CH_METRICS_NO;
+		else
+			return BAD(ctx, "metrics: \"%.64s\" is not yes, no or loopback", value);
+		return 0;
+	}
 	return BAD(ctx, "unknown key \"%.64s\" in [server]", name);
 }
 
@@ -264,7 +278,7 @@ static int endpoint_key(struct load_ctx *ctx, struct ch_endpoint *ep, const char
 {
 	if (strcmp(name, "auth") == 0) {
 		if (ch_auth_mode_parse(value, &ep->auth.mode) < 0)
-			return BAD(ctx, "auth: \"%.64s\" is not none, secret or hmac", value);
+			return BAD(ctx, "auth: \"%.64s\" is not none, secret, hmac or jwt", value);
 		return 0;
 	}
 	if (strcmp(name, "secret") == 0) {
@@ -288,6 +302,29 @@ static int endpoint_key(struct load_ctx *ctx, struct ch_endpoint *ep, const char
 		if (set_duration(ctx, name, value, 1000, 86400000, &ms) < 0)
 			return -1;
 		ep->auth.tolerance_s = (ms + 999) / 1000;
+		return 0;
+	}
+	if (strcmp(name, "jwks_file") == 0) {
+		if (value[0] != '/')
+			return BAD(ctx, "jwks_file: \"%.64s\" is not an absolute path", value);
+		return replace_string(&ep->auth.jwks_file, value);
+	}
+	if (strcmp(name, "jwt_issuer") == 0 || strcmp(name, "jwt_audience") == 0) {
+		char **slot = name[4] == 'i' ? &ep->auth.jwt_issuer : &ep->auth.jwt_audience;
+
+		if (value[0] == '\0')
+			return BAD(ctx, "%s: must not be empty", name);
+		return replace_string(slot, value);
+	}
+	if (strcmp(name, "jwt_clock_skew") == 0 || strcmp(name, "jwt_max_lifetime") == 0) {
+		bool skew = name[4] == 'c';
+		long min_ms = skew ? 0 : 1000, max_ms = skew ? 300000 : 86400000, ms = 0;
+
+		if (set_duration(ctx, name, value, min_ms, max_ms, &ms) < 0)
+			return -1;
+		/* Whole seconds, as in the tokens; never round a bound down to 0. */
+		*(skew ? &ep->auth.jwt_clock_skew_s : &ep->auth.jwt_max_lifetime_s) =
+		    (ms + 999) / 1000;
 		return 0;
 	}
 	if (strcmp(name, "allowed_origin") == 0)
@@ -351,21 +388,33 @@ static int on_ini_pair(void *user, const char *section, const char *name, const 
 	return 1;
 }
 
+/* Messages quote bytes of the file (a section, a key, a value), which may
+ * hold a CR or another control character in mid-line: the message must stay
+ * one printable line on a terminal and in a log.  Returns -1. */
+static int one_line(struct ch_error *err)
+{
+	for (char *p = err->message; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return -1;
+}
+
 static int finish_load(struct load_ctx *ctx, int rc, const char *where, struct ch_error *err)
 {
 	if (rc == 0)
 		return 0;
 	if (rc == -1)
-		return ch_error_set(err, 500, "ConfigError", "%s: cannot open: %m", where);
-	if (rc == -2)
-		return ch_error_set(err, 500, "ConfigError", "%s: out of memory", where);
-	if (ctx->failed)
-		return ch_error_set(err, 500, "ConfigError", "%s:%d: %s", where, rc,
-		                    ctx->err.message);
-	return ch_error_set(err, 500, "ConfigError",
-	                    "%s:%d: syntax error (expected [section], key = value or a comment; "
-	                    "lines are limited to %d characters)",
-	                    where, rc, ini_max_line - 1);
+		ch_error_set(err, 500, "ConfigError", "%s: cannot open: %m", where);
+	else if (rc == -2)
+		ch_error_set(err, 500, "ConfigError", "%s: out of memory", where);
+	else if (ctx->failed)
+		ch_error_set(err, 500, "ConfigError", "%s:%d: %s", where, rc, ctx->err.message);
+	else
+		ch_error_set(err, 500, "ConfigError",
+		             "%s:%d: syntax error (expected [section], key = value or a comment; "
+		             "lines are limited to %d characters)",
+		             where, rc, ini_max_line - 1);
+	return one_line(err);
 }
 
 static void set_ini_options(void)
@@ -571,7 +620,7 @@ static bool listen_is_loopback(const char *listen)
 	return loopback;
 }
 
-int ch_config_finish(struct ch_config *cfg, struct ch_error *err)
+static int finish_checks(struct ch_config *cfg, struct ch_error *err)
 {
 	if (cfg->n_endpoints == 0 && endpoint_add(cfg, CH_DEFAULT_PATH) == NULL)
 		return ch_error_set(err, 500, "ConfigError", "out of memory");
@@ -585,7 +634,7 @@ int ch_config_finish(struct ch_config *cfg, struct ch_error *err)
 			    "[endpoint %s]: auth = none is only allowed when listening "
 			    "on loopback, not on %s",
 			    ep->path, cfg->listen);
-		if (ch_auth_validate(&ep->auth, &aerr) < 0)
+		if (ch_auth_prepare(&ep->auth, &aerr) < 0) /* jwt: reads the key set */
 			return ch_error_set(err, 500, "ConfigError", "[endpoint %s]: %s", ep->path,
 			                    aerr.message);
 		if (ep->n_allowed_origins == 0 &&
@@ -595,4 +644,9 @@ int ch_config_finish(struct ch_config *cfg, struct ch_error *err)
 	if (cfg->max_header < 1024 || cfg->max_body < 1024)
 		return ch_error_set(err, 500, "ConfigError", "limits are too small");
 	return 0;
+}
+
+int ch_config_finish(struct ch_config *cfg, struct ch_error *err)
+{
+	return finish_checks(cfg, err) < 0 ? one_line(err) : 0; /* paths may hold a CR */
 }

@@ -45,6 +45,11 @@ struct ch_config {
 	long idle_timeout_ms;    /* keep-alive connection with no request */
 	long drain_timeout_ms;   /* SIGTERM: finish in-flight work within this */
 	long retry_after_s;      /* Retry-After on 503 and 429 */
+	enum ch_metrics_access {
+		CH_METRICS_LOOPBACK, /* GET /metrics answered to loopback peers only */
+		CH_METRICS_YES,
+		CH_METRICS_NO,
+	} metrics;
 	/* [limits] */
 	size_t max_body;
 	size_t max_header;

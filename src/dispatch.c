@@ -15,6 +15,7 @@
 
 #include "host.h"
 #include "log.h"
+#include "metrics.h"
 #include "timefmt.h"
 #include "writelock.h"
 
@@ -321,6 +322,7 @@ static int claim(struct ch_plugin *p, const struct ch_dispatch_options *o, struc
 			st = dead;
 			ch_error_log("handler=%s event=%lld %s", p->ctx.name,
 			             (long long)out[i].event_id, why);
+			ch_metrics_delivery(p->ctx.name, "dead"); /* metrics: quarantined */
 			(*quarantined)++;
 		} else {
 			sqlite3_bind_int64(upd, 3, out[i].attempts);
@@ -459,6 +461,7 @@ static int settle(struct ch_plugin *p, sqlite3_stmt *upd, const struct claim *c,
 	} else if (res != CH_OK) {
 		state = "dead";
 	}
+	ch_metrics_delivery(p->ctx.name, state); /* metrics: the attempt's outcome */
 	if (res != CH_OK)
 		ch_warn("handler=%s event=%lld attempt=%ld state=%s error=\"%s\"", p->ctx.name,
 		        (long long)c->event_id, c->attempts, state, why[0] ? why : "(none given)");
@@ -781,6 +784,7 @@ int ch_workers_start(struct ch_plugin_set *set, const struct ch_dispatch_options
 		struct ch_plugin *p = set->items[i];
 		struct worker *w;
 
+		ch_metrics_add_handler(p->ctx.name); /* metrics: its series */
 		if (p->desc->flags & CH_HANDLER_OWN_THREAD)
 			w = add_worker(all);
 		else

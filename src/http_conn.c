@@ -30,6 +30,7 @@
 #include <yajl/yajl_gen.h>
 
 #include "log.h"
+#include "metrics.h"
 
 #define MAX_HEADERS       128  /* header lines per request */
 #define LINGER_MS         2000 /* how long to drain a client after an error answer */
@@ -188,6 +189,7 @@ static void conn_free(struct ch_http_conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	srv->n_open--;
+	ch_metrics_connection_closed(); /* metrics */
 	free(c->hbuf);
 	free(c->body);
 	free(c);
@@ -301,8 +303,10 @@ static void fail_connection(struct ch_http_conn *c, const struct ch_error *err)
 	               (err->status == 429 || err->status == 503) ? 1 : 0,
 	               (const char *)evbuffer_pullup(body, -1), evbuffer_get_length(body), true);
 	evbuffer_free(body);
-	ch_debug("http request=%llu remote=%s status=%d code=%s", (unsigned long long)c->req.id,
-	         c->remote, err->status, err->code);
+	ch_metrics_http_answer(c->req.path, c->req.path_len, err->status); /* metrics */
+	ch_metrics_rejection(err->code);                                   /* metrics */
+	ch_log_kv(CH_LOG_DEBUG, "http: refused", "request=%llu remote=%s status=%d code=%s",
+	          (unsigned long long)c->req.id, c->remote, err->status, err->code);
 	set_state(c, CLOSING, false);
 	bufferevent_disable(c->bev, EV_READ);
 	evtimer_del(c->timer);
@@ -315,14 +319,17 @@ void ch_http_respond(struct ch_http_request *req, int status, const char *conten
 	struct ch_http_conn *c = req->conn;
 	bool close_after;
 
+	/* metrics: counted even when nobody is left to read it */
+	ch_metrics_http_answer(req->path, req->path_len, status);
 	if (c->bev == NULL) { /* the client left while we worked: nobody to tell */
 		conn_free(c);
 		return;
 	}
 	close_after = !c->keep_alive || c->srv->draining || c->over_limit;
 	write_response(c, status, content_type, extra, n_extra, body, len, close_after);
-	ch_debug("http request=%llu remote=%s method=%s path=%.128s status=%d",
-	         (unsigned long long)req->id, c->remote, req->method, req->path, status);
+	ch_log_kv(CH_LOG_DEBUG, "http: answered",
+	          "request=%llu remote=%s method=%s path=%.128s status=%d",
+	          (unsigned long long)req->id, c->remote, req->method, req->path, status);
 	if (close_after) {
 		set_state(c, CLOSING, false);
 		bufferevent_disable(c->bev, EV_READ);
@@ -348,6 +355,7 @@ void ch_http_respond_error_h(struct ch_http_request *req, const struct ch_error 
 	char retry[24];
 	size_t n = 0;
 
+	ch_metrics_rejection(err->code); /* metrics; the answer is counted by ch_http_respond */
 	for (size_t i = 0; i < n_extra && n < 7; i++)
 		headers[n++] = extra[i];
 	if (err->status == 429 || err->status == 503) {
@@ -725,6 +733,8 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 	struct ch_http_conn *c;
 	int one = 1;
 
+	if ((long)srv->n_open >= max)
+		ch_metrics_connection_refused(); /* metrics: answered 429 or closed below */
 	/* Past the limit a few more get a proper 429; beyond that, close at once
 	 * so a flood cannot make us hold file descriptors without bound. */
 	if ((long)srv->n_open >= max + extra || (c = calloc(1, sizeof(*c))) == NULL) {
@@ -757,6 +767,7 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 		srv->conns->prev = c;
 	srv->conns = c;
 	srv->n_open++;
+	ch_metrics_connection_opened(); /* metrics */
 	bufferevent_setcb(c->bev, on_read, on_write_done, on_event, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	arm_timer(c, srv->limits.idle_timeout_ms);
@@ -809,6 +820,12 @@ struct ch_http_server *ch_http_server_new(struct event_base *base, evutil_socket
 	}
 	evconnlistener_set_error_cb(srv->listener, on_accept_error);
 	return srv;
+}
+
+void ch_http_server_set_limits(struct ch_http_server *srv, const struct ch_http_limits *limits)
+{
+	srv->limits = *limits;
+	http_parser_set_max_header_size((uint32_t)(limits->max_header * 2 + 80 * 1024));
 }
 
 void ch_http_server_drain(struct ch_http_server *srv)

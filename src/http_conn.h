@@ -62,6 +62,10 @@ struct ch_http_limits {
 struct ch_http_server *ch_http_server_new(struct event_base *base, evutil_socket_t listen_fd,
                                           const struct ch_http_limits *limits,
                                           ch_http_handler handler, void *arg, struct ch_error *err);
+/* New limits (SIGHUP), for everything read, accepted or timed from now on;
+ * a deadline already running keeps its length.  A request half read may be
+ * refused by a lower limit: it was not acknowledged, so its sender retries. */
+void ch_http_server_set_limits(struct ch_http_server *srv, const struct ch_http_limits *limits);
 /* Stop accepting, close idle connections, and close every other one after its
  * current answer.  Used for shutdown. */
 void ch_http_server_drain(struct ch_http_server *srv);

@@ -14,6 +14,8 @@
 #include "daemon.h"
 #include "plugin.h"
 #include "log.h"
+#include "reload.h"
+#include "sdnotify.h"
 
 static void usage(FILE *out)
 {
@@ -28,19 +30,6 @@ static void usage(FILE *out)
 	      "  -V, --version         print the version and exit\n"
 	      "  -h, --help            print this help and exit\n",
 	      out);
-}
-
-/* A relative database path would break once we chdir("/") to detach. */
-static char *absolute_path(const char *path)
-{
-	char cwd[PATH_MAX];
-	char *abs;
-
-	if (path[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
-		return strdup(path);
-	if (asprintf(&abs, "%s/%s", cwd, path) < 0)
-		return NULL;
-	return abs;
 }
 
 /* Fork; the parent waits until the child listens (one byte on a pipe) or dies,
@@ -92,17 +81,22 @@ int main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *config_path = NULL, *listen = NULL, *db = NULL, *log_level = NULL;
-	const char *handlers_dir = NULL;
+	/* Kept for the life of the process: SIGHUP builds the next
+	 * configuration from the same sources. */
+	static struct ch_config_source src;
+	static char start_dir[PATH_MAX];
+	const char *log_level = NULL;
 	bool foreground = false, check_only = false;
+	struct ch_daemon_options dopts = {.ready_fd = -1, .listen_fd = -1, .source = &src};
+	struct ch_sd_env sd;
 	struct ch_config cfg;
 	struct ch_error err;
-	int opt, ready_fd = -1, rc;
+	int opt, rc;
 
 	while ((opt = getopt_long(argc, argv, "c:ftVh", options, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
-			config_path = optarg;
+			src.path = optarg;
 			break;
 		case 'f':
 			foreground = true;
@@ -111,16 +105,16 @@ int main(int argc, char **argv)
 			check_only = true;
 			break;
 		case OPT_LISTEN:
-			listen = optarg;
+			src.listen = optarg;
 			break;
 		case OPT_DB:
-			db = optarg;
+			src.db_path = optarg;
 			break;
 		case OPT_LOG_LEVEL:
 			log_level = optarg;
 			break;
 		case OPT_HANDLERS_DIR:
-			handlers_dir = optarg;
+			src.handlers_dir = optarg;
 			break;
 		case 'V':
 			printf("callhookd %s\n", PACKAGE_VERSION);
@@ -138,21 +132,42 @@ int main(int argc, char **argv)
 		        argv[optind]);
 		return 2;
 	}
-
-	ch_config_init(&cfg);
-	if ((config_path != NULL && ch_config_load(&cfg, config_path, &err) < 0) ||
-	    ch_config_override(&cfg, listen, db, &err) < 0 ||
-	    (handlers_dir != NULL && ch_config_set_handlers_dir(&cfg, handlers_dir, &err) < 0) ||
-	    ch_config_finish(&cfg, &err) < 0) {
-		fprintf(stderr, "callhookd: %s\n", err.message);
-		ch_config_free(&cfg);
-		return 2;
+	if (log_level != NULL) {
+		if (ch_log_level_parse(log_level, &src.log_level) < 0) {
+			fprintf(
+			    stderr,
+			    "callhookd: --log-level: \"%s\" is not error, warn, info or debug\n",
+			    log_level);
+			return 2;
+		}
+		src.log_level_set = true;
 	}
-	if (log_level != NULL && ch_log_level_parse(log_level, &cfg.log_level) < 0) {
-		fprintf(stderr,
-		        "callhookd: --log-level: \"%s\" is not error, warn, info or debug\n",
-		        log_level);
-		ch_config_free(&cfg);
+	/* Before any thread exists: this edits the environment. */
+	if (ch_sd_take_env(&sd, !check_only, &err) < 0) {
+		fprintf(stderr, "callhookd: %s\n", err.message);
+		return 1;
+	}
+	dopts.listen_fd = sd.listen_fd;
+	dopts.watchdog_usec = sd.watchdog_usec;
+	if (sd.listen_fd >= 0) {
+		/* The passed socket is where we listen: the loopback rule for
+		 * auth = none must be checked against it, not the file's listen. */
+		if (src.listen != NULL)
+			ch_warn("--listen %s ignored: systemd passed a socket (%s)", src.listen,
+			        sd.listen_addr);
+		src.listen = sd.listen_addr;
+	}
+	/* detach() changes to "/": relative paths must not change meaning,
+	 * now or at a reload. */
+	if (!foreground && !check_only) {
+		if (getcwd(start_dir, sizeof(start_dir)) == NULL) {
+			fprintf(stderr, "callhookd: cannot detach: %s\n", strerror(errno));
+			return 1;
+		}
+		src.base_dir = start_dir;
+	}
+	if (ch_config_build(&src, &cfg, &err) < 0) {
+		fprintf(stderr, "callhookd: %s\n", err.message);
 		return 2;
 	}
 	ch_log_set_level(cfg.log_level);
@@ -167,28 +182,16 @@ int main(int argc, char **argv)
 		}
 		ch_plugins_unload(&set);
 		printf("callhookd: configuration %s is OK\n",
-		       config_path ? config_path : "(built-in defaults)");
+		       src.path ? src.path : "(built-in defaults)");
 		ch_config_free(&cfg);
 		return 0;
 	}
-	if (!foreground) {
-		/* detach() changes to "/": relative paths must not change meaning. */
-		char *abs = absolute_path(cfg.db_path);
-		char *abs_dir = absolute_path(cfg.handlers_dir);
-
-		if (abs == NULL || abs_dir == NULL || detach(&ready_fd) < 0) {
-			fprintf(stderr, "callhookd: cannot detach: %s\n", strerror(errno));
-			free(abs);
-			free(abs_dir);
-			ch_config_free(&cfg);
-			return 1;
-		}
-		free(cfg.db_path);
-		cfg.db_path = abs;
-		free(cfg.handlers_dir);
-		cfg.handlers_dir = abs_dir;
+	if (!foreground && detach(&dopts.ready_fd) < 0) {
+		fprintf(stderr, "callhookd: cannot detach: %s\n", strerror(errno));
+		ch_config_free(&cfg);
+		return 1;
 	}
-	rc = ch_daemon_run(&cfg, ready_fd, &err);
+	rc = ch_daemon_run(&cfg, &dopts, &err);
 	if (rc < 0)
 		fprintf(stderr, "callhookd: %s\n", err.message);
 	ch_config_free(&cfg);

@@ -7,6 +7,8 @@
  * open, tracked with PRAGMA user_version.
  *
  * Threading: a ch_store is used by one thread at a time (the journal writer).
+ * A writable SQLite store also runs a checkpoint thread of its own, with its
+ * own connection, from ch_store_open to ch_store_close.
  * Errors: anything that means "cannot write now" (busy/locked past the busy
  * timeout, disk full, read-only, I/O) is reported as status 503 code
  * "StoreUnavailable", so the sender retries and nothing acknowledged is lost.
@@ -57,7 +59,10 @@ int ch_store_schema_version(struct ch_store *store);
 int ch_store_schema_latest(void);
 
 /* One group-commit transaction: begin, then per request a savepoint holding its
- * rows (so one request's failure never fails its neighbours), then commit. */
+ * rows (so one request's failure never fails its neighbours; a request of one
+ * row needs none, a single append is atomic), then commit.  Checkpoints do not
+ * happen in ch_store_commit: a writable store copies its WAL back into the
+ * database on a thread of its own (checkpoint.h). */
 int ch_store_begin(struct ch_store *store, struct ch_error *err);
 int ch_store_savepoint(struct ch_store *store, struct ch_error *err);
 int ch_store_release(struct ch_store *store, struct ch_error *err);

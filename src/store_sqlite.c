@@ -20,6 +20,11 @@
  * - A failed COMMIT always leaves the connection outside any transaction
  *   (rolled back), so the next batch starts clean.  The caller answers the
  *   whole batch with the error; nothing was acknowledged.
+ * - No checkpoint runs inside a COMMIT: a wal hook replaces SQLite's
+ *   checkpoint-on-commit and hands the WAL size to the checkpoint thread
+ *   (checkpoint.c).  Durability is the COMMIT's WAL sync, as before.
+ * - Waiting for a lock held elsewhere is a busy handler of our own, in steps
+ *   of 0.1 to 1 ms up to busy_timeout_ms, not SQLite's 1..100 ms sleeps.
  */
 #include "store.h"
 
@@ -34,6 +39,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "checkpoint.h"
 #include "log.h"
 #include "timefmt.h"
 
@@ -50,6 +56,7 @@ enum stmt_id {
 	ST_ROLLBACK_TO,
 	ST_INSERT,
 	ST_PROBE,
+	ST_PAGE_COUNT,
 	ST_COUNT
 };
 
@@ -70,6 +77,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     /* Parenthesised: clang takes two adjacent literals here for a missing comma. */
     [ST_PROBE] = ("INSERT INTO meta(key, value) VALUES('last_write_probe', ?1)"
                   " ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
+    [ST_PAGE_COUNT] = "PRAGMA page_count",
 };
 
 /* Parameter numbers of ST_INSERT. */
@@ -92,9 +100,34 @@ enum {
 
 #define DEDUPE_KEY_LEN 32
 
+/* The writer's page cache.  When a b-tree split reorders the pages it
+ * allocated (balance_nonroot), SQLite parks one of them for a moment under the
+ * number of the page that holds the "pending byte" at 1 GiB; the page cache
+ * keeps that as its largest key, and at the next COMMIT, while the database
+ * is smaller than that, it scans its whole hash table for pages past the end
+ * of the file.  Random dedupe keys split index pages all the time, so with a
+ * 64 MiB cache (16384 pages) that scan was a quarter of the writer's time.  So
+ * the cache stays small until the journal passes the pending byte, where the
+ * scan stops; from then on the large one keeps more of the indexes' random
+ * leaf pages in memory. */
+#define CACHE_SMALL_SQL   "PRAGMA cache_size=-8192"  /* KiB */
+#define CACHE_LARGE_SQL   "PRAGMA cache_size=-65536" /* KiB */
+#define PENDING_BYTE      1073741824                 /* SQLite's, at 1 GiB */
+#define CACHE_CHECK_EVERY 256                        /* commits between two looks */
+
+/* The WAL may exceed this after a burst; the first commit after it restarts
+ * cuts the file back to it (it normally stays well below: checkpoint.c). */
+#define WAL_SIZE_LIMIT "67108864"
+
 struct ch_store {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[ST_COUNT];
+	struct ch_checkpointer *ckpt; /* NULL for read-only stores */
+	int64_t busy_timeout_us;
+	int64_t busy_since_us; /* when the current wait for a lock began */
+	int64_t pending_page;  /* page number of the pending byte (see CACHE_SMALL_SQL) */
+	int commits_unchecked; /* commits since the size was last compared with it */
+	bool cache_large;
 	bool in_batch;     /* between ch_store_begin and commit/rollback */
 	bool in_savepoint; /* between ch_store_savepoint and release/rollback */
 };
@@ -104,6 +137,14 @@ static int64_t now_us(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
@@ -322,9 +363,10 @@ static int set_pragmas(sqlite3 *db, const struct ch_store_options *opts, struct 
 	/* The dedupe index takes random 32-byte keys, so each insert lands on a
 	 * different leaf page: with SQLite's 2 MiB default cache every one is a
 	 * read() from the OS.  A 64 MiB cache keeps the indexes' working set in
-	 * memory; memory-mapped reads cut the copies for what does not fit. */
-	if (sqlite3_exec(db, "PRAGMA cache_size=-65536; PRAGMA mmap_size=268435456", NULL, NULL,
-	                 NULL) != SQLITE_OK)
+	 * memory (the writer's starts smaller: fit_cache); memory-mapped reads
+	 * cut the copies for what does not fit. */
+	if (sqlite3_exec(db, CACHE_LARGE_SQL "; PRAGMA mmap_size=268435456", NULL, NULL, NULL) !=
+	    SQLITE_OK)
 		return open_fail_db(err, opts->path, db, "cannot size the page cache");
 	return 0;
 }
@@ -407,6 +449,95 @@ static int check_schema(sqlite3 *db, const struct ch_store_options *opts, struct
 	return 0;
 }
 
+/* Busy handler: wait for a lock held elsewhere (a handler's transaction, a
+ * RESTART checkpoint) in short steps.  SQLite's own sleeps 1, 2, 5, 10 ms...,
+ * so a 1 ms transaction elsewhere would cost the journal writer up to 8 ms. */
+static int wait_for_lock(void *arg, int count)
+{
+	struct ch_store *s = arg;
+	int64_t now = mono_us(), left, step;
+	struct timespec ts;
+
+	if (count == 0)
+		s->busy_since_us = now;
+	left = s->busy_timeout_us - (now - s->busy_since_us);
+	if (left <= 0)
+		return 0; /* give up: SQLITE_BUSY, a 503 for the batch */
+	step = count < 4 ? (int64_t)100 << count : 1000;
+	if (step > left)
+		step = left;
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)step * 1000;
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
+/* WAL hook of the writer's connection, after each commit (the write lock is
+ * already released).  Installing it turns SQLite's checkpoint-on-commit off. */
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct ch_store *s = arg;
+
+	ch_checkpointer_notify(s->ckpt, db, frames);
+	/* Never an error: it would fail a COMMIT that has already taken place. */
+	return SQLITE_OK;
+}
+
+/* Size the writer's page cache for the journal's size (see CACHE_SMALL_SQL).
+ * A failure only leaves the cache as it was. */
+static void fit_cache(struct ch_store *s)
+{
+	sqlite3_stmt *st = s->stmt[ST_PAGE_COUNT];
+	int64_t pages = -1;
+	bool large;
+
+	if (sqlite3_step(st) == SQLITE_ROW)
+		pages = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (pages < 0)
+		return;
+	large = pages >= s->pending_page;
+	if (large == s->cache_large)
+		return;
+	if (sqlite3_exec(s->db, large ? CACHE_LARGE_SQL : CACHE_SMALL_SQL, NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		return;
+	s->cache_large = large;
+	if (large)
+		ch_info("store: journal past 1 GiB, page cache raised to 64 MiB");
+}
+
+static int read_page_size(sqlite3 *db, int64_t *size)
+{
+	char buf[32];
+	int rc = pragma_text(db, "PRAGMA page_size", buf, sizeof(buf));
+
+	if (rc == SQLITE_OK)
+		*size = atoll(buf);
+	return rc == SQLITE_OK && *size > 0 ? SQLITE_OK : SQLITE_ERROR;
+}
+
+/* Checkpoints go to their own thread (checkpoint.h); the WAL file is kept
+ * from growing without bound after a burst. */
+static int start_checkpoints(struct ch_store *s, const struct ch_store_options *opts,
+                             struct ch_error *err)
+{
+	int64_t page_size;
+
+	if (sqlite3_exec(s->db, "PRAGMA journal_size_limit=" WAL_SIZE_LIMIT, NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		return open_fail_db(err, opts->path, s->db, "cannot limit the WAL size");
+	if (read_page_size(s->db, &page_size) != SQLITE_OK)
+		return open_fail_db(err, opts->path, s->db, "cannot read the page size");
+	s->pending_page = PENDING_BYTE / page_size + 1;
+	s->cache_large = true; /* set_pragmas */
+	fit_cache(s);
+	if (ch_checkpointer_start(opts->path, opts->synchronous, &s->ckpt, err) < 0)
+		return -1;
+	sqlite3_wal_hook(s->db, on_wal_commit, s);
+	return 0;
+}
+
 int ch_store_open(const struct ch_store_options *opts, struct ch_store **out, struct ch_error *err)
 {
 	struct ch_store *s;
@@ -433,7 +564,8 @@ int ch_store_open(const struct ch_store_options *opts, struct ch_store **out, st
 	/* Extended codes tell SQLITE_IOERR_FSYNC from SQLITE_IOERR_WRITE in
 	 * messages; the 503 mapping only looks at the primary code. */
 	sqlite3_extended_result_codes(s->db, 1);
-	sqlite3_busy_timeout(s->db, opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 0);
+	s->busy_timeout_us = opts->busy_timeout_ms > 0 ? (int64_t)opts->busy_timeout_ms * 1000 : 0;
+	sqlite3_busy_handler(s->db, wait_for_lock, s);
 	if (set_pragmas(s->db, opts, err) != 0 || check_schema(s->db, opts, err) != 0)
 		goto fail;
 	for (int i = 0; i < ST_COUNT; i++) {
@@ -444,6 +576,8 @@ int ch_store_open(const struct ch_store_options *opts, struct ch_store **out, st
 			goto fail;
 		}
 	}
+	if (!opts->read_only && start_checkpoints(s, opts, err) != 0)
+		goto fail;
 	*out = s;
 	return 0;
 
@@ -458,6 +592,12 @@ void ch_store_close(struct ch_store *store)
 
 	if (store == NULL)
 		return;
+	/* First, so that closing the last connection below is what checkpoints
+	 * the rest and removes the WAL. */
+	if (store->ckpt != NULL) {
+		sqlite3_wal_hook(store->db, NULL, NULL);
+		ch_checkpointer_stop(store->ckpt);
+	}
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(store->stmt[i]);
 	/* Closing rolls back an open transaction: nothing uncommitted was
@@ -608,7 +748,12 @@ int ch_store_commit(struct ch_store *store, struct ch_error *err)
 
 	if (batch_lost(store)) {
 		rc = batch_lost_error(err);
-	} else if (run(store, ST_COMMIT, "commit", err) != 0) {
+	} else if (run(store, ST_COMMIT, "commit", err) == 0) {
+		if (!store->cache_large && ++store->commits_unchecked >= CACHE_CHECK_EVERY) {
+			store->commits_unchecked = 0;
+			fit_cache(store);
+		}
+	} else {
 		/* SQLite may have rolled back already (I/O, full) or may keep
 		 * the transaction open (busy); either way the batch is lost to
 		 * its senders, and the next one must start clean. */

@@ -9,6 +9,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "writelock.h"
 
 #define PROBE_INTERVAL_S 1 /* while unhealthy, how often to test the store */
@@ -51,15 +52,25 @@ static void fail_all(struct ch_commit_job *jobs, const struct ch_error *err)
 	}
 }
 
+/* A job's rows go in all or none: a savepoint around them, so that a
+ * failure undoes this job's rows and no neighbour's.  A single row needs
+ * none: one INSERT is atomic by itself (its constraints are checked before
+ * it writes; a failure that could leave it half done, I/O or disk full, rolls
+ * the whole transaction back, and the store reports that).  Savepoints are
+ * not free: each one copies every existing page its job changes (the
+ * table's last leaf, an index leaf per index) into the sub-journal. */
 static void write_job(struct ch_store *store, struct ch_commit_job *job)
 {
-	if (ch_store_savepoint(store, &job->err) < 0)
+	bool savepoint = job->n_rows > 1;
+
+	if (savepoint && ch_store_savepoint(store, &job->err) < 0)
 		return;
 	for (size_t i = 0; i < job->n_rows; i++) {
 		bool duplicate = false;
 
 		if (ch_store_append(store, &job->rows[i], &duplicate, &job->err) < 0) {
-			ch_store_rollback_savepoint(store);
+			if (savepoint)
+				ch_store_rollback_savepoint(store);
 			job->accepted = job->duplicates = 0;
 			return;
 		}
@@ -67,8 +78,10 @@ static void write_job(struct ch_store *store, struct ch_commit_job *job)
 			job->duplicates++;
 		else
 			job->accepted++;
+		if (job->row_duplicate != NULL) /* metrics: which rows were new */
+			job->row_duplicate[i] = duplicate;
 	}
-	if (ch_store_release(store, &job->err) < 0) {
+	if (savepoint && ch_store_release(store, &job->err) < 0) {
 		ch_store_rollback_savepoint(store);
 		job->accepted = job->duplicates = 0;
 	}
@@ -80,6 +93,7 @@ static void commit_group(struct ch_writer *w, struct ch_commit_job *jobs)
 	struct ch_error err;
 	const char *why = NULL;
 	size_t n_jobs = 0, n_rows = 0;
+	int64_t started = ch_metrics_now(); /* metrics: commit duration */
 
 	ch_error_clear(&err);
 	for (struct ch_commit_job *j = jobs; j != NULL; j = j->next)
@@ -99,6 +113,7 @@ static void commit_group(struct ch_writer *w, struct ch_commit_job *jobs)
 			fail_all(jobs, &err);
 		} else {
 			ch_debug("writer: committed jobs=%zu rows=%zu", n_jobs, n_rows);
+			ch_metrics_commit(started, n_jobs, n_rows); /* metrics */
 			if (w->on_commit != NULL && n_rows > 0)
 				w->on_commit(w->on_commit_arg);
 		}
@@ -130,6 +145,7 @@ static void *writer_main(void *arg)
 {
 	struct ch_writer *w = arg;
 
+	pthread_setname_np(pthread_self(), "ch-writer"); /* for top -H, perf */
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
 		struct ch_commit_job *first, *last, *j;

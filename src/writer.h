@@ -2,11 +2,12 @@
  *
  * The event loop parses and validates requests, then submits one job per
  * request.  The writer takes every job queued since its last transaction,
- * writes them all in one transaction (a savepoint per job, so one job's
- * failure never fails its neighbours), commits, and hands the jobs back to the
- * loop thread, which answers them.  While a transaction's fsync runs, the loop
- * keeps reading the next requests: that overlap is where the throughput comes
- * from.  Ordering rule: a job's done callback runs only after COMMIT returned.
+ * writes them all in one transaction (a savepoint per job of several rows, and
+ * a single row is one atomic INSERT, so one job's failure never fails its
+ * neighbours), commits, and hands the jobs back to the loop thread, which
+ * answers them.  While a transaction's fsync runs, the loop keeps reading the
+ * next requests: that overlap is where the throughput comes from.  Ordering
+ * rule: a job's done callback runs only after COMMIT returned.
  */
 #ifndef CH_WRITER_H
 #define CH_WRITER_H
@@ -26,6 +27,7 @@ struct ch_commit_job {
 	size_t n_rows;
 	void (*done)(struct ch_commit_job *job, void *arg); /* runs on the loop thread */
 	void *arg;
+	bool *row_duplicate; /* NULL, or n_rows flags the writer sets (per-type metrics) */
 	/* set by the writer before done runs */
 	size_t accepted, duplicates;
 	struct ch_error err;        /* status 0 when committed */

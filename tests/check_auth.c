@@ -162,7 +162,7 @@ START_TEST(test_mode_parse_name)
 	ck_assert_int_eq(m, CH_AUTH_SECRET);
 	ck_assert_int_eq(ch_auth_mode_parse("hmac", &m), 0);
 	ck_assert_int_eq(m, CH_AUTH_HMAC);
-	ck_assert_int_eq(ch_auth_mode_parse("jwt", &m), -1);
+	ck_assert_int_eq(ch_auth_mode_parse("oauth", &m), -1);
 	ck_assert_int_eq(ch_auth_mode_parse("", &m), -1);
 	ck_assert_int_eq(ch_auth_mode_parse("hmac ", &m), -1);
 	ck_assert_int_eq(ch_auth_mode_parse(NULL, &m), -1);

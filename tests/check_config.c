@@ -140,7 +140,7 @@ START_TEST(test_errors_name_line_and_problem)
 	    {"[store]\nsynchronous = maybe\n", "not full, normal or off"},
 	    {"[log]\nlevel = loud\n", "not error, warn, info or debug"},
 	    {"[endpoint events]\nauth = none\n", "must start with '/'"},
-	    {"[endpoint /e]\nauth = sometimes\n", "not none, secret or hmac"},
+	    {"[endpoint /e]\nauth = sometimes\n", "not none, secret, hmac or jwt"},
 	    {"[endpoint /e]\nsecret = 0123456789abcdef\n", "set auth = secret"},
 	    {"[endpoint /e]\nauth = secret\nsecret = 0123456789abcdef\n", "query parameter"},
 	    {"[server]\nlisten\n", ":2: syntax error"},
