@@ -388,17 +388,6 @@ static int on_ini_pair(void *user, const char *section, const char *name, const 
 	return 1;
 }
 
-/* Messages quote bytes of the file (a section, a key, a value), which may
- * hold a CR or another control character in mid-line: the message must stay
- * one printable line on a terminal and in a log.  Returns -1. */
-static int one_line(struct ch_error *err)
-{
-	for (char *p = err->message; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
-	return -1;
-}
-
 static int finish_load(struct load_ctx *ctx, int rc, const char *where, struct ch_error *err)
 {
 	if (rc == 0)
@@ -414,7 +403,7 @@ static int finish_load(struct load_ctx *ctx, int rc, const char *where, struct c
 		             "%s:%d: syntax error (expected [section], key = value or a comment; "
 		             "lines are limited to %d characters)",
 		             where, rc, ini_max_line - 1);
-	return one_line(err);
+	return -1; /* ch_error_set keeps the message one printable line */
 }
 
 static void set_ini_options(void)
@@ -620,7 +609,7 @@ static bool listen_is_loopback(const char *listen)
 	return loopback;
 }
 
-static int finish_checks(struct ch_config *cfg, struct ch_error *err)
+int ch_config_finish(struct ch_config *cfg, struct ch_error *err)
 {
 	if (cfg->n_endpoints == 0 && endpoint_add(cfg, CH_DEFAULT_PATH) == NULL)
 		return ch_error_set(err, 500, "ConfigError", "out of memory");
@@ -646,7 +635,3 @@ static int finish_checks(struct ch_config *cfg, struct ch_error *err)
 	return 0;
 }
 
-int ch_config_finish(struct ch_config *cfg, struct ch_error *err)
-{
-	return finish_checks(cfg, err) < 0 ? one_line(err) : 0; /* paths may hold a CR */
-}

@@ -297,6 +297,10 @@ static void fail_connection(struct ch_http_conn *c, const struct ch_error *err)
 	char retry[24];
 	struct ch_header h = {"Retry-After", retry};
 
+	/* Bytes that start no request never reached on_message_begin: number the
+	 * answer anyway, callhookd(8) promises X-Request-Id on every one. */
+	if (c->req.id == 0)
+		c->req.id = ++c->srv->next_id;
 	snprintf(retry, sizeof(retry), "%ld", c->srv->limits.retry_after_s);
 	error_body(err, body);
 	write_response(c, err->status, "application/json", &h,

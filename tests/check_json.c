@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "error.h"
 #include "json.h"
 
 static const struct ch_json_limits limits64 = {.max_depth = 64, .max_string = 1u << 20};
@@ -606,6 +607,30 @@ START_TEST(test_megabyte_array_of_numbers)
 }
 END_TEST
 
+/* Error messages quote input and go into JSON answers and logs: they are
+ * always one line of valid UTF-8, whatever was quoted. */
+START_TEST(test_error_message_is_printable_utf8)
+{
+	char long_path[300];
+
+	ch_error_set(&err, 404, "NotFound", "no endpoint at %s", "/a\xff\xfe\r\nb\x7f");
+	ck_assert_str_eq(err.message, "no endpoint at /a????b?");
+	ch_error_set(&err, 400, "X", "%s", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\x9e"); /* kept */
+	ck_assert_str_eq(err.message, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\x9e");
+	ch_error_set(
+	    &err, 400, "X", "%s",
+	    "\xc0\xaf \xed\xa0\x80 \xf4\x90\x80\x80"); /* overlong, surrogate, > U+10FFFF */
+	ck_assert_str_eq(err.message, "?? ??? ????");
+	/* a 4-byte character cut by the message's size limit */
+	memset(long_path, 'a', sizeof(long_path));
+	memcpy(long_path + sizeof(err.message) - 3, "\xf0\x9f\x93\x9e", 4);
+	long_path[sizeof(long_path) - 1] = '\0';
+	ch_error_set(&err, 404, "NotFound", "%s", long_path);
+	ck_assert_uint_eq(strlen(err.message), sizeof(err.message) - 1);
+	ck_assert_str_eq(err.message + sizeof(err.message) - 3, "??");
+}
+END_TEST
+
 static Suite *json_suite(void)
 {
 	Suite *s = suite_create("json");
@@ -652,6 +677,7 @@ static Suite *json_suite(void)
 	tcase_add_test(limits, test_string_limit);
 	tcase_add_test(limits, test_string_limit_zero);
 	tcase_add_test(limits, test_megabyte_array_of_numbers);
+	tcase_add_test(limits, test_error_message_is_printable_utf8);
 	suite_add_tcase(s, limits);
 	return s;
 }

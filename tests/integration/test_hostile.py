@@ -53,17 +53,7 @@ secret = whsec_{key}
 # text of the problem, where the bug is).  They are reported as XFAIL; any
 # other problem of the same case still fails.  An entry that no longer
 # matches anything fails the run, so a fixed bug is taken off the list.
-KNOWN_ISSUES = [
-    (r"^404 for a path that is not UTF-8$", "body is not UTF-8 JSON",
-     "src/api.c quotes the raw path into the NotFound message"),
-    (r"^404 for a long path cut inside a character$", "body is not UTF-8 JSON",
-     "src/api.c cuts the path at 128 bytes with %.128s, splitting a UTF-8 sequence"),
-    (r"^(lower-case method|TLS ClientHello|binary noise|Content-Length smaller than the body)$",
-     "no X-Request-Id",
-     "src/http_conn.c numbers a request at http-parser's on_message_begin, so a request "
-     "whose first byte starts no method gets no X-Request-Id, which callhookd(8) "
-     "promises on every answer"),
-]
+KNOWN_ISSUES = []
 
 ALLOW_EVENTS = "POST, OPTIONS"
 ALLOW_HEALTH = "GET, HEAD"
