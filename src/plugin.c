@@ -288,9 +288,13 @@ static int open_connection(const struct ch_config *cfg, sqlite3 **db, struct ch_
 	if (rc == SQLITE_OK)
 		rc = sqlite3_busy_timeout(*db, (int)cfg->busy_timeout_ms);
 	if (rc == SQLITE_OK)
+		/* wal_autocheckpoint=0: the daemon's checkpointer thread
+		 * (checkpoint.c) does them; left on, the connection that commits
+		 * past 1000 WAL pages copies them back while it still holds the
+		 * write lock, and intake waits behind it. */
 		rc = sqlite3_exec(*db,
 		                  "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
-		                  "PRAGMA cache_size=-16384",
+		                  "PRAGMA cache_size=-16384; PRAGMA wal_autocheckpoint=0",
 		                  NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
 		ch_error_set(err, 503, "StoreUnavailable", "%s: %s", cfg->db_path,
