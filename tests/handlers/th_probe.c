@@ -2,20 +2,28 @@
  *
  * It records what the host showed it (th_seen) and can be told to misbehave:
  * retry an event a number of times, fail one type for good, abort() the
- * process on one type, or fail init.  Options exercise every option type.
+ * process on one type, hang for ever on one type, leak memory or take its
+ * time on every event, or fail init.  Options exercise every option type.
+ *
+ * Built twice (tests/testhandlers.am): th_probe shares the workers' common
+ * thread, th_probe_own (TH_PROBE_OWN_THREAD) asks for a thread of its own,
+ * which only the static descriptor can say.
  */
 #include <callhookd/handler.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 static const struct ch_host *host;
 
 struct probe {
 	struct ch_context *ctx;
 	int64_t retries; /* CH_RETRY this many times per event before OK */
-	const char *fail_type, *crash_type;
+	const char *fail_type, *crash_type, *hang_type;
+	int64_t leak_bytes, slow_ms;
 	bool write_then_retry;
 	char *db_file; /* for count_attempt's own connection */
 };
@@ -30,6 +38,9 @@ static const struct ch_option options[] = {
     {"pause", CH_OPT_DURATION, "0", false, "unused; a duration option"},
     {"label", CH_OPT_STRING, NULL, false, "stored with each row"},
     {"write_then_retry", CH_OPT_BOOL, "no", false, "write the row, then return CH_RETRY"},
+    {"hang_type", CH_OPT_STRING, NULL, false, "never return from handle() on this type"},
+    {"leak_bytes", CH_OPT_INT, "0", false, "malloc this much per event, never free it"},
+    {"slow_ms", CH_OPT_INT, "0", false, "sleep this long in every handle()"},
     {NULL, 0, NULL, false, NULL},
 };
 
@@ -61,6 +72,9 @@ static int probe_init(const struct ch_host *h, struct ch_context *ctx, void **st
 	p->fail_type = host->opt_str(ctx, "fail_type");
 	p->crash_type = host->opt_str(ctx, "crash_type");
 	p->write_then_retry = host->opt_bool(ctx, "write_then_retry");
+	p->hang_type = host->opt_str(ctx, "hang_type");
+	p->leak_bytes = host->opt_int(ctx, "leak_bytes");
+	p->slow_ms = host->opt_int(ctx, "slow_ms");
 	/* Outside handle(), db() opens no transaction. */
 	p->db_file = strdup(sqlite3_db_filename(host->db(ctx), "main"));
 	*state = p;
@@ -90,6 +104,35 @@ static int64_t count_attempt(struct probe *p, int64_t id)
 	return n;
 }
 
+/* Where each leaked block's address goes: a volatile store keeps the compiler
+ * from dropping the allocation, and the next one overwrites it, so nothing
+ * points to the old block any more (a real leak). */
+static void *volatile leak_sink;
+
+/* Before any db() call: a hang must not be holding a lock of its own making,
+ * so what the test sees is the host's doing. */
+static void misbehave(const struct probe *p, const char *type)
+{
+	if (p->slow_ms > 0) {
+		struct timespec ts = {(time_t)(p->slow_ms / 1000),
+		                      (long)(p->slow_ms % 1000) * 1000000L};
+
+		while (nanosleep(&ts, &ts) != 0)
+			; /* a signal cut it short: sleep the rest */
+	}
+	if (p->leak_bytes > 0) {
+		char *block = malloc((size_t)p->leak_bytes);
+
+		if (block != NULL)
+			memset(block, 0xa5, (size_t)p->leak_bytes); /* touch it: RSS grows */
+		leak_sink = block;
+	}
+	if (p->hang_type != NULL && strcmp(type, p->hang_type) == 0) {
+		for (;;)
+			pause(); /* a signal to this thread ends one pause(), not the hang */
+	}
+}
+
 static enum ch_result probe_handle(void *state, const struct ch_event *ev)
 {
 	struct probe *p = state;
@@ -103,6 +146,7 @@ static enum ch_result probe_handle(void *state, const struct ch_event *ev)
 	sqlite3_stmt *st;
 	int rc;
 
+	misbehave(p, type);
 	if (p->crash_type != NULL && strcmp(type, p->crash_type) == 0)
 		abort();
 	if (p->fail_type != NULL && strcmp(type, p->fail_type) == 0) {
@@ -164,7 +208,12 @@ static const struct ch_handler descriptor = {
     .abi_major = CH_ABI_MAJOR,
     .abi_minor = CH_ABI_MINOR,
     .size = sizeof(struct ch_handler),
+#ifdef TH_PROBE_OWN_THREAD
+    .flags = CH_HANDLER_OWN_THREAD,
+    .name = "th_probe_own",
+#else
     .name = "th_probe",
+#endif
     .version = "1.0",
     .description = "plugin host test module",
     .event_types = patterns,
