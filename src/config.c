@@ -34,6 +34,8 @@ void ch_config_init(struct ch_config *cfg)
 	cfg->drain_timeout_ms = 10000;
 	cfg->retry_after_s = 5;
 	cfg->metrics = CH_METRICS_LOOPBACK;
+	cfg->max_conns_per_source = 64;
+	cfg->rate_period_s = 1;
 	cfg->max_body = 1024 * 1024;
 	cfg->max_header = 16 * 1024;
 	cfg->max_events = 5000;
@@ -67,6 +69,9 @@ void ch_config_free(struct ch_config *cfg)
 	free(cfg->listen);
 	free(cfg->db_path);
 	free(cfg->source);
+	free(cfg->tls_cert);
+	free(cfg->tls_key);
+	ch_tls_free(cfg->tls);
 	for (size_t i = 0; i < cfg->n_endpoints; i++)
 		endpoint_free(&cfg->endpoints[i]);
 	free(cfg->endpoints);
@@ -171,6 +176,31 @@ static int set_long(struct load_ctx *ctx, const char *name, const char *value, l
 	return 0;
 }
 
+/* rate_limit = N/s, N/m (or N/min), or 0 (off). */
+static int set_rate(struct load_ctx *ctx, const char *value)
+{
+	const char *slash = strchr(value, '/');
+	char count[24];
+	long n;
+
+	if (strcmp(value, "0") == 0) {
+		ctx->cfg->rate_limit = 0;
+		return 0;
+	}
+	if (slash == NULL || (size_t)(slash - value) >= sizeof(count) ||
+	    (strcmp(slash + 1, "s") != 0 && strcmp(slash + 1, "m") != 0 &&
+	     strcmp(slash + 1, "min") != 0))
+		return BAD(ctx, "rate_limit: \"%.64s\" is not N/s, N/m or 0 (e.g. 20/s, 600/m)",
+		           value);
+	memcpy(count, value, (size_t)(slash - value));
+	count[slash - value] = '\0';
+	if (ch_parse_long(count, 1, 1000000, &n) < 0)
+		return BAD(ctx, "rate_limit: \"%.64s\": the count must be 1 to 1000000", value);
+	ctx->cfg->rate_limit = n;
+	ctx->cfg->rate_period_s = slash[1] == 's' ? 1 : 60;
+	return 0;
+}
+
 static int server_key(struct load_ctx *ctx, const char *name, const char *value)
 {
 	struct ch_config *cfg = ctx->cfg;
@@ -207,6 +237,22 @@ static int server_key(struct load_ctx *ctx, const char *name, const char *value)
 			cfg->metrics = CH_METRICS_NO;
 		else
 			return BAD(ctx, "metrics: \"%.64s\" is not yes, no or loopback", value);
+		return 0;
+	}
+	if (strcmp(name, "tls_cert") == 0 || strcmp(name, "tls_key") == 0) {
+		if (value[0] != '/')
+			return BAD(ctx, "%s: \"%.64s\" is not an absolute path", name, value);
+		return replace_string(name[4] == 'c' ? &cfg->tls_cert : &cfg->tls_key, value);
+	}
+	if (strcmp(name, "max_connections_per_source") == 0)
+		return set_long(ctx, name, value, 0, 1000000, &cfg->max_conns_per_source);
+	if (strcmp(name, "rate_limit") == 0)
+		return set_rate(ctx, value);
+	if (strcmp(name, "rate_limit_burst") == 0)
+		return set_long(ctx, name, value, 1, 1000000, &cfg->rate_burst);
+	if (strcmp(name, "limit_loopback") == 0) {
+		if (ch_parse_bool(value, &cfg->limit_loopback) < 0)
+			return BAD(ctx, "limit_loopback: \"%.64s\" is not yes or no", value);
 		return 0;
 	}
 	return BAD(ctx, "unknown key \"%.64s\" in [server]", name);
@@ -632,6 +678,18 @@ int ch_config_finish(struct ch_config *cfg, struct ch_error *err)
 	}
 	if (cfg->max_header < 1024 || cfg->max_body < 1024)
 		return ch_error_set(err, 500, "ConfigError", "limits are too small");
+	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
+		return ch_error_set(err, 500, "ConfigError",
+		                    "[server] %s without %s: set both for HTTPS, or neither",
+		                    cfg->tls_cert != NULL ? "tls_cert" : "tls_key",
+		                    cfg->tls_cert != NULL ? "tls_key" : "tls_cert");
+	/* Read now, so that -t, start-up and a reload all fail closed on a bad file. */
+	if (cfg->tls_cert != NULL && cfg->tls == NULL) {
+		struct ch_error terr;
+
+		if (ch_tls_new(cfg->tls_cert, cfg->tls_key, &cfg->tls, &terr) < 0)
+			return ch_error_set(err, 500, "ConfigError", "[server] %s", terr.message);
+	}
 	return 0;
 }
 

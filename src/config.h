@@ -14,6 +14,7 @@
 #include "error.h"
 #include "log.h"
 #include "store.h"
+#include "tls.h"
 
 #define CH_DEFAULT_LISTEN  "127.0.0.1:8080"
 #define CH_DEFAULT_DB_PATH "var/callhookd.db"
@@ -50,6 +51,13 @@ struct ch_config {
 		CH_METRICS_YES,
 		CH_METRICS_NO,
 	} metrics;
+	char *tls_cert, *tls_key;  /* PEM files: HTTPS when set (both or neither) */
+	struct ch_tls *tls;        /* loaded from them by ch_config_finish */
+	long max_conns_per_source; /* per client address; 0: no limit */
+	long rate_limit;           /* requests per rate_period_s per address; 0: off */
+	long rate_period_s;        /* 1 or 60 */
+	long rate_burst;           /* bucket size; 0: rate_limit */
+	bool limit_loopback;       /* the per-address limits apply to loopback too */
 	/* [limits] */
 	size_t max_body;
 	size_t max_header;

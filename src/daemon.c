@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -39,6 +40,9 @@
 
 #define DRAIN_POLL_MS  20
 #define STATUS_EVERY_S 5 /* systemd STATUS= refresh, only under systemd */
+/* The handlers' least time to finish their batch at shutdown, even when the
+ * drain used up drain_timeout: the "small margin" past it. */
+#define HANDLER_GRACE_MS 500
 
 struct daemon {
 	const struct ch_config *cfg; /* running */
@@ -55,6 +59,7 @@ struct daemon {
 	struct event *sig_term, *sig_int, *sig_hup, *drain_poll, *drain_deadline, *status_tick;
 	char bound[300];
 	unsigned long reloads;
+	struct timespec drain_started; /* CLOCK_MONOTONIC, when draining */
 	bool draining;
 	bool hup_again; /* SIGHUP during a reload: another one follows it */
 };
@@ -107,6 +112,11 @@ static void limits_of(const struct ch_config *cfg, struct ch_http_limits *l)
 	    .request_timeout_ms = cfg->request_timeout_ms,
 	    .idle_timeout_ms = cfg->idle_timeout_ms,
 	    .retry_after_s = cfg->retry_after_s,
+	    .max_per_source = cfg->max_conns_per_source,
+	    .rate_count = cfg->rate_limit,
+	    .rate_period_s = cfg->rate_period_s,
+	    .rate_burst = cfg->rate_burst > 0 ? cfg->rate_burst : cfg->rate_limit,
+	    .limit_loopback = cfg->limit_loopback,
 	};
 }
 
@@ -177,6 +187,7 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	d->draining = true;
+	clock_gettime(CLOCK_MONOTONIC, &d->drain_started);
 	snprintf(status, sizeof(status), "draining %zu requests in flight",
 	         ch_http_server_busy(d->http));
 	ch_sd_stopping(status);
@@ -207,6 +218,7 @@ static void apply_config(struct daemon *d, struct ch_config *next)
 	limits_of(next, &limits);
 	ch_api_set_config(d->api, next);
 	ch_http_server_set_limits(d->http, &limits);
+	ch_http_server_set_tls(d->http, next->tls); /* new connections get the new certificate */
 	ch_log_set_level(next->log_level);
 	free_config(d->owned);
 	d->owned = next;
@@ -319,10 +331,27 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 
 /* --- start and stop -------------------------------------------------------- */
 
+/* What is left of drain_timeout for the handlers to finish their batch: a
+ * handler that hangs must not keep the process from exiting (nothing is
+ * lost: its claimed deliveries run again at the next start). */
+static long handler_budget_ms(const struct daemon *d)
+{
+	struct timespec now;
+	long left = d->cfg != NULL ? d->cfg->drain_timeout_ms : 0;
+
+	if (d->draining) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left -= (long)(now.tv_sec - d->drain_started.tv_sec) * 1000 +
+		        (now.tv_nsec - d->drain_started.tv_nsec) / 1000000L;
+	}
+	return left > HANDLER_GRACE_MS ? left : HANDLER_GRACE_MS;
+}
+
 static void teardown(struct daemon *d)
 {
 	ch_writer_stop(d->writer); /* commits and answers the last group */
-	ch_hrt_stop(d->handlers);  /* the handlers finish their current batch */
+	/* the handlers finish their current batch, within the drain deadline */
+	ch_hrt_stop(d->handlers, handler_budget_ms(d));
 	ch_http_server_free(d->http);
 	ch_api_free(d->api);
 	ch_store_close(d->store);
@@ -365,6 +394,7 @@ static int open_listener(struct daemon *d, struct ch_error *err)
 		close(fd);
 		return -1;
 	}
+	ch_http_server_set_tls(d->http, d->cfg->tls);
 	return 0;
 }
 
@@ -404,7 +434,8 @@ int ch_daemon_run(const struct ch_config *cfg, const struct ch_daemon_options *o
 	if (ch_store_open(&sopts, &d.store, err) < 0)
 		goto fail;
 	ch_info("store: %s (schema %d)", cfg->db_path, ch_store_schema_version(d.store));
-	if ((d.writer = ch_writer_start(d.base, d.store, cfg->max_batch, err)) == NULL ||
+	if ((d.writer = ch_writer_start(d.base, d.store, cfg->max_batch, cfg->busy_timeout_ms,
+	                                err)) == NULL ||
 	    (d.handlers = ch_hrt_start(d.base, cfg, d.writer, err)) == NULL)
 		goto fail;
 	if ((d.api = ch_api_new(cfg, d.writer)) == NULL) {

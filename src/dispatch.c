@@ -489,7 +489,7 @@ static int run(struct ch_plugin *p, const struct claim *claims, size_t n,
 	sqlite3 *db = p->ctx.db;
 	sqlite3_stmt *sel = NULL, *upd = NULL;
 	char when[CH_TIME_TEXT_SIZE];
-	bool handler_txn;
+	bool handler_txn, may_block = p->desc->flags & CH_HANDLER_OWN_THREAD;
 	int rc = -1;
 
 	now_text(when);
@@ -530,8 +530,11 @@ static int run(struct ch_plugin *p, const struct claim *claims, size_t n,
 			goto out;
 		/* A handler that writes nothing (exec, jsonl) may be slow: never
 		 * hold the write lock across its next call just for a done mark.
-		 * And intake never waits for the rest of a batch. */
-		if ((!handler_txn || ch_write_contended()) && commit(&p->ctx, err) < 0)
+		 * Nor across the next call of one that declared it may block
+		 * (OWN_THREAD): if that call never returns, the lock taken for
+		 * this event's writes would stop intake with it.  And intake
+		 * never waits for the rest of a batch. */
+		if ((!handler_txn || may_block || ch_write_contended()) && commit(&p->ctx, err) < 0)
 			goto out;
 	}
 	rc = commit(&p->ctx, err);
@@ -833,21 +836,67 @@ void ch_workers_reopen(struct ch_workers *all)
 		bump(all, &all->reopens);
 }
 
-void ch_workers_stop(struct ch_workers *all)
+static void request_stop(struct ch_workers *all)
 {
-	if (all == NULL)
-		return;
 	pthread_mutex_lock(&all->lock);
 	all->stopping = true;
 	pthread_cond_broadcast(&all->wake);
 	pthread_mutex_unlock(&all->lock);
-	for (size_t i = 0; i < all->n_workers; i++) {
-		if (all->workers[i].started)
-			pthread_join(all->workers[i].thread, NULL);
+}
+
+/* Every worker has been joined. */
+static void free_workers(struct ch_workers *all)
+{
+	for (size_t i = 0; i < all->n_workers; i++)
 		free(all->workers[i].plugins);
-	}
 	free(all->workers);
 	pthread_mutex_destroy(&all->lock);
 	pthread_cond_destroy(&all->wake);
 	free(all);
+}
+
+void ch_workers_stop(struct ch_workers *all)
+{
+	if (all == NULL)
+		return;
+	request_stop(all);
+	for (size_t i = 0; i < all->n_workers; i++) {
+		if (all->workers[i].started)
+			pthread_join(all->workers[i].thread, NULL);
+	}
+	free_workers(all);
+}
+
+size_t ch_workers_stop_within(struct ch_workers *all, long timeout_ms, bool *stuck)
+{
+	struct timespec deadline;
+	size_t n_stuck = 0;
+
+	if (all == NULL)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
+	deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+	deadline.tv_nsec %= 1000000000L;
+	request_stop(all);
+	for (size_t i = 0; i < all->n_workers; i++) {
+		struct worker *w = &all->workers[i];
+
+		if (!w->started || pthread_timedjoin_np(w->thread, NULL, &deadline) == 0)
+			continue;
+		for (size_t j = 0; j < w->n; j++) {
+			for (size_t k = 0; k < all->set->n; k++)
+				stuck[k] |= all->set->items[k] == w->plugins[j];
+			ch_log_kv(CH_LOG_WARN,
+			          "shutdown: handler still running at the deadline, abandoned",
+			          "handler=%s timeout_ms=%ld", w->plugins[j]->ctx.name, timeout_ms);
+			n_stuck++;
+		}
+	}
+	/* A thread that is still running uses all, its worker and its plugins:
+	 * they stay as they are, and the process exits. */
+	if (n_stuck == 0)
+		free_workers(all);
+	return n_stuck;
 }

@@ -63,5 +63,12 @@ int ch_workers_start(struct ch_plugin_set *set, const struct ch_dispatch_options
 void ch_workers_kick(struct ch_workers *w);   /* new journal rows: look now */
 void ch_workers_reopen(struct ch_workers *w); /* SIGHUP: call each plugin's reopen() */
 void ch_workers_stop(struct ch_workers *w);   /* finish the current step, join */
+/* Shutdown: the same, waiting at most timeout_ms.  A worker still running
+ * then (its handler hangs) is abandoned: its thread goes on until the process
+ * exits, so w is not freed and the plugins it runs must not be unloaded;
+ * stuck[i] (one per plugin of the set, false on entry) is set for each of
+ * them.  Their claimed deliveries were committed as attempted, so the next
+ * start runs them again or quarantines them.  Returns how many. */
+size_t ch_workers_stop_within(struct ch_workers *w, long timeout_ms, bool *stuck);
 
 #endif

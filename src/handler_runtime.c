@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -115,12 +116,12 @@ struct ch_handler_runtime *ch_hrt_start(struct event_base *base, const struct ch
 	options_of(cfg, &rt->opts);
 	if ((rt->done_ev = event_new(base, -1, 0, on_replaced, rt)) == NULL) {
 		ch_error_set(err, 500, "StartFailed", "cannot create an event");
-		ch_hrt_stop(rt);
+		ch_hrt_stop(rt, -1);
 		return NULL;
 	}
 	if ((rt->set = load_set(cfg, err)) == NULL ||
 	    ch_workers_start(rt->set, &rt->opts, &w, err) < 0) {
-		ch_hrt_stop(rt);
+		ch_hrt_stop(rt, -1);
 		return NULL;
 	}
 	publish(rt, w, rt->set->n);
@@ -220,14 +221,89 @@ size_t ch_hrt_count(struct ch_handler_runtime *rt)
 	return n;
 }
 
-void ch_hrt_stop(struct ch_handler_runtime *rt)
+/* What a shutdown left to handlers that never returned: their threads still
+ * run in it, so none of it may be freed or unloaded.  A documented singleton:
+ * it keeps that memory reachable for the moments until the process exits, so
+ * leak checkers do not report it. */
+static struct ch_handler_runtime *abandoned;
+
+static struct timespec deadline_in(long ms)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	ts.tv_sec += ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	return ts;
+}
+
+static long ms_until(const struct timespec *deadline)
+{
+	struct timespec now;
+	long ms;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	ms = (long)(deadline->tv_sec - now.tv_sec) * 1000 +
+	     (deadline->tv_nsec - now.tv_nsec) / 1000000L;
+	return ms > 0 ? ms : 0;
+}
+
+/* Stop the workers within the deadline; unload the plugins whose workers
+ * stopped.  false when some were abandoned (the rest of the set stays). */
+static bool stop_set_by(struct ch_handler_runtime *rt, const struct timespec *deadline)
+{
+	struct ch_plugin_set *set = rt->set;
+	bool *stuck = calloc(set != NULL && set->n > 0 ? set->n : 1, sizeof(*stuck));
+
+	if (stuck == NULL) { /* cannot tell them apart: wait for all */
+		ch_workers_stop(unpublish(rt));
+		free_set(rt->set);
+		return true;
+	}
+	if (ch_workers_stop_within(unpublish(rt), ms_until(deadline), stuck) == 0) {
+		free(stuck);
+		free_set(rt->set);
+		return true;
+	}
+	for (size_t i = set->n; i > 0; i--) {
+		if (!stuck[i - 1]) {
+			ch_plugin_unload(set->items[i - 1]);
+			set->items[i - 1] = NULL;
+		}
+	}
+	free(stuck);
+	return false;
+}
+
+void ch_hrt_stop(struct ch_handler_runtime *rt, long timeout_ms)
+{
+	struct timespec deadline = deadline_in(timeout_ms > 0 ? timeout_ms : 0);
+
 	if (rt == NULL)
 		return;
-	if (rt->replacing)
-		pthread_join(rt->thread, NULL); /* its done event dies with done_ev */
-	ch_workers_stop(unpublish(rt));         /* they finish their current batch */
-	free_set(rt->set);
+	if (rt->replacing) {
+		/* its done event dies with done_ev */
+		if (timeout_ms < 0) {
+			pthread_join(rt->thread, NULL);
+		} else if (pthread_timedjoin_np(rt->thread, NULL, &deadline) != 0) {
+			/* it waits for a worker whose handler hangs: leave it be */
+			ch_log_kv(CH_LOG_WARN,
+			          "shutdown: a handler reload is still waiting for a handler, "
+			          "abandoned",
+			          "timeout_ms=%ld", timeout_ms);
+			abandoned = rt;
+			return;
+		}
+	}
+	if (timeout_ms < 0) {
+		ch_workers_stop(unpublish(rt)); /* they finish their current batch */
+		free_set(rt->set);
+	} else if (!stop_set_by(rt, &deadline)) {
+		abandoned = rt;
+		return;
+	}
 	if (rt->done_ev != NULL)
 		event_free(rt->done_ev);
 	pthread_mutex_destroy(&rt->lock);

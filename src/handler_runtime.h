@@ -49,7 +49,10 @@ size_t ch_hrt_count(struct ch_handler_runtime *rt);
 
 /* Wait for a replacement in progress (its done callback is not run), stop the
  * workers after their current batch, unload the modules, free.  Stop the
- * writer first: it kicks through rt.  NULL is fine. */
-void ch_hrt_stop(struct ch_handler_runtime *rt);
+ * writer first: it kicks through rt.  NULL is fine.  timeout_ms < 0 waits as
+ * long as that takes; otherwise a handler still running after timeout_ms
+ * (one that hangs) is abandoned to its thread with what it uses (no fini, no
+ * unload: the caller is about to exit) and the rest is unloaded. */
+void ch_hrt_stop(struct ch_handler_runtime *rt, long timeout_ms);
 
 #endif

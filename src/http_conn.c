@@ -6,6 +6,9 @@
  *   CLOSING    the last answer is being written; close when it is flushed
  *   LINGERING  answer flushed and our side shut down; read and discard what the
  *              client still sends until it closes or a short deadline passes
+ * On a TLS port a connection starts with no bufferevent: it waits for its
+ * first byte, which tells a TLS handshake from plain HTTP (answered 400),
+ * and the handshake must be done within request_timeout.
  * A connection whose socket died while DISPATCHED stays allocated (sock gone)
  * until the application answers, so the request it holds stays valid.
  */
@@ -21,35 +24,55 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <yajl/yajl_gen.h>
 
 #include "log.h"
 #include "metrics.h"
+#include "sources.h"
+#include "tls.h"
 
 #define MAX_HEADERS       128  /* header lines per request */
 #define LINGER_MS         2000 /* how long to drain a client after an error answer */
 #define LINGER_MAX_BYTES  (4u << 20)
 #define REJECT_EXTRA_MIN  16 /* connections past the limit that still get a 429 */
+#define SOURCE_EXTRA_MIN  4  /* the same, past one address's limit */
 #define ACCEPT_BACKOFF_MS 100
 
 enum conn_state { READING, DISPATCHED, CLOSING, LINGERING };
+/* Accepted past a connection limit: the first request is answered 429. */
+enum over_limit { OVER_NONE, OVER_TOTAL, OVER_SOURCE };
 
 struct ch_http_conn {
 	struct ch_http_server *srv;
 	struct ch_http_conn *prev, *next; /* srv->conns */
-	struct bufferevent *bev;          /* NULL once the socket is closed */
-	struct event *timer;              /* idle / request / linger deadline */
-	struct event *resume;             /* parse pipelined input after an answer */
+	struct bufferevent *bev;  /* NULL before it is made, and once the socket is closed */
+	evutil_socket_t fd;       /* the socket while no bufferevent owns it, else -1 */
+	struct event *first_byte; /* TLS port: waiting for the client's first byte */
+	struct event *timer;      /* idle / request / linger deadline */
+	struct event *resume;     /* parse pipelined input after an answer */
 	enum conn_state state;
 	http_parser parser;
-	bool over_limit; /* accepted past max_connections: answer 429 */
-	bool in_message; /* a request has started */
+	enum over_limit over;
+	bool tls;            /* a TLS bufferevent */
+	bool handshake_done; /* TLS: BEV_EVENT_CONNECTED came */
+	bool tls_broken;     /* TLS: failed or closed by the peer: no close_notify */
+	bool plain_on_tls;   /* plain HTTP on the TLS port: answer 400 */
+	bool keyed;          /* source holds the peer's address */
+	bool counted;        /* ... and the connection is counted in srv->sources */
+	bool loopback;       /* the peer is on a loopback address */
+	struct ch_source_key source;
+	long retry_after_s; /* Retry-After of this answer when not the configured one */
+	bool in_message;    /* a request has started */
 	bool headers_done;
 	bool keep_alive;
 	bool last_was_value; /* header callbacks: a new field starts a new header */
@@ -74,6 +97,8 @@ struct ch_http_server {
 	struct evconnlistener *listener;
 	struct event *accept_backoff;
 	struct ch_http_limits limits;
+	SSL_CTX *ssl_ctx; /* our reference; NULL: plain HTTP */
+	struct ch_sources *sources;
 	ch_http_handler handler;
 	void *arg;
 	struct ch_http_conn *conns;
@@ -164,12 +189,43 @@ static void set_state(struct ch_http_conn *c, enum conn_state state, bool in_mes
 		c->srv->n_busy--;
 }
 
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Tell a TLS client we are done (close_notify), so that it can tell our
+ * close from a truncation.  Once, best effort, only once everything queued
+ * was written, and never after a failure: OpenSSL forbids SSL_shutdown
+ * after a fatal error. */
+static void tls_close_notify(struct ch_http_conn *c)
+{
+	SSL *ssl;
+
+	if (!c->tls || !c->handshake_done || c->tls_broken || c->bev == NULL ||
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+		return;
+	ssl = bufferevent_openssl_get_ssl(c->bev);
+	if (ssl != NULL && !(SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN))
+		SSL_shutdown(ssl);
+	ERR_clear_error();
+}
+
 static void close_socket(struct ch_http_conn *c)
 {
 	if (c->bev != NULL) {
-		bufferevent_free(c->bev); /* closes the fd */
+		tls_close_notify(c);
+		bufferevent_free(c->bev); /* closes the fd, frees the SSL */
 		c->bev = NULL;
+	} else if (c->fd >= 0) {
+		evutil_closesocket(c->fd);
 	}
+	c->fd = -1;
+	if (c->first_byte != NULL)
+		event_del(c->first_byte);
 	evtimer_del(c->timer);
 	event_del(c->resume);
 }
@@ -180,6 +236,10 @@ static void conn_free(struct ch_http_conn *c)
 
 	set_state(c, LINGERING, false); /* leaves the busy count */
 	close_socket(c);
+	if (c->counted)
+		ch_sources_closed(srv->sources, &c->source);
+	if (c->first_byte != NULL)
+		event_free(c->first_byte);
 	event_free(c->timer);
 	event_free(c->resume);
 	if (c->prev != NULL)
@@ -214,6 +274,7 @@ static void reset_request(struct ch_http_conn *c)
 	c->url_len = 0;
 	c->n_headers = 0;
 	c->body_len = 0;
+	c->retry_after_s = 0;
 	ch_error_clear(&c->pending);
 	memset(&c->req, 0, sizeof(c->req));
 }
@@ -223,6 +284,7 @@ static void reset_request(struct ch_http_conn *c)
 static void start_linger(struct ch_http_conn *c)
 {
 	set_state(c, LINGERING, false);
+	tls_close_notify(c); /* then the FIN: TLS first, as the client reads it */
 	shutdown(bufferevent_getfd(c->bev), SHUT_WR);
 	bufferevent_enable(c->bev, EV_READ);
 	arm_timer(c, LINGER_MS);
@@ -301,7 +363,8 @@ static void fail_connection(struct ch_http_conn *c, const struct ch_error *err)
 	 * answer anyway, callhookd(8) promises X-Request-Id on every one. */
 	if (c->req.id == 0)
 		c->req.id = ++c->srv->next_id;
-	snprintf(retry, sizeof(retry), "%ld", c->srv->limits.retry_after_s);
+	snprintf(retry, sizeof(retry), "%ld",
+	         c->retry_after_s > 0 ? c->retry_after_s : c->srv->limits.retry_after_s);
 	error_body(err, body);
 	write_response(c, err->status, "application/json", &h,
 	               (err->status == 429 || err->status == 503) ? 1 : 0,
@@ -323,13 +386,17 @@ void ch_http_respond(struct ch_http_request *req, int status, const char *conten
 	struct ch_http_conn *c = req->conn;
 	bool close_after;
 
+	/* The application may have used OpenSSL (JWT, HMAC) on this thread: an
+	 * error it left queued would make libevent take the next SSL_write's
+	 * "try again" for a failure (SSL_get_error reads the queue). */
+	ERR_clear_error();
 	/* metrics: counted even when nobody is left to read it */
 	ch_metrics_http_answer(req->path, req->path_len, status);
 	if (c->bev == NULL) { /* the client left while we worked: nobody to tell */
 		conn_free(c);
 		return;
 	}
-	close_after = !c->keep_alive || c->srv->draining || c->over_limit;
+	close_after = !c->keep_alive || c->srv->draining || c->over != OVER_NONE;
 	write_response(c, status, content_type, extra, n_extra, body, len, close_after);
 	ch_log_kv(CH_LOG_DEBUG, "http: answered",
 	          "request=%llu remote=%s method=%s path=%.128s status=%d",
@@ -482,6 +549,35 @@ static const char *find_header(const struct ch_http_conn *c, const char *name)
 	return NULL;
 }
 
+/* Per-source limits apply to c: its address is known, and it is not on
+ * loopback unless limit_loopback says so (behind a reverse proxy on the same
+ * host every client is loopback, and would share one allowance). */
+static bool source_limited(const struct ch_http_conn *c)
+{
+	return c->keyed && (!c->loopback || c->srv->limits.limit_loopback);
+}
+
+/* The request rate of c's address: -1 (c->pending set) past it. */
+static int check_rate(struct ch_http_conn *c)
+{
+	const struct ch_http_limits *lim = &c->srv->limits;
+	long wait;
+
+	if (lim->rate_count <= 0 || lim->rate_period_s <= 0 || !source_limited(c))
+		return 0;
+	wait = ch_sources_take(c->srv->sources, &c->source,
+	                       (double)lim->rate_count / (double)lim->rate_period_s,
+	                       (double)lim->rate_burst, mono_us());
+	if (wait == 0)
+		return 0;
+	c->retry_after_s = wait;
+	ch_error_set(&c->pending, 429, "TooManyRequests",
+	             "more than %ld requests per %s (burst %ld) from this address; retry in %ld s",
+	             lim->rate_count, lim->rate_period_s == 1 ? "second" : "minute",
+	             lim->rate_burst, wait);
+	return -1;
+}
+
 /* The request line and headers are complete: fix up the request, and refuse
  * early what we would refuse anyway, before any body is read. */
 static int on_headers_complete(http_parser *p)
@@ -520,18 +616,31 @@ static int on_headers_complete(http_parser *p)
 	req->remote = c->remote;
 	c->keep_alive = http_should_keep_alive(p) != 0;
 
+	if (c->plain_on_tls) {
+		ch_error_set(&c->pending, 400, "BadRequest",
+		             "this port speaks HTTPS: send the request over TLS (https://)");
+		return -1;
+	}
 	if (p->http_major != 1) {
 		ch_error_set(&c->pending, 505, "HTTPVersionNotSupported",
 		             "HTTP/%u.%u is not supported: use HTTP/1.1", p->http_major,
 		             p->http_minor);
 		return -1;
 	}
-	if (c->over_limit) {
+	if (c->over == OVER_TOTAL) {
 		ch_error_set(&c->pending, 429, "TooManyConnections",
 		             "more than %ld connections are open; retry later",
 		             lim->max_connections);
 		return -1;
 	}
+	if (c->over == OVER_SOURCE) {
+		ch_error_set(&c->pending, 429, "TooManyConnections",
+		             "more than %ld connections from this address are open; retry later",
+		             lim->max_per_source);
+		return -1;
+	}
+	if (check_rate(c) < 0)
+		return -1;
 	if ((p->flags & F_CONTENTLENGTH) && p->content_length > lim->max_body) {
 		ch_error_set(&c->pending, 413, "BodyTooLarge",
 		             "request body of %llu bytes exceeds the limit of %zu bytes",
@@ -616,6 +725,7 @@ static void dispatch(struct ch_http_conn *c)
 	if (c->body != NULL)
 		c->body[c->body_len] = '\0';
 	c->srv->handler(req, c->srv->arg);
+	ERR_clear_error(); /* see ch_http_respond */
 }
 
 static void parse_error(struct ch_http_conn *c)
@@ -682,12 +792,37 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
 	process_input(arg);
 }
 
+static void log_handshake_failure(struct ch_http_conn *c)
+{
+	unsigned long e = bufferevent_get_openssl_error(c->bev);
+	const char *why = e != 0 ? ERR_reason_error_string(e) : NULL;
+
+	/* Scanners and plain-text probes do this all day: debug, not info. */
+	ch_log_kv(CH_LOG_DEBUG, "tls: handshake failed", "remote=%s error=%s", c->remote,
+	          why != NULL ? why : "connection closed");
+	while (bufferevent_get_openssl_error(c->bev) != 0)
+		;
+}
+
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct ch_http_conn *c = arg;
 
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+	if (what & BEV_EVENT_CONNECTED) { /* the TLS handshake is done */
+		c->handshake_done = true;
+		/* A connection past a limit keeps its short deadline. */
+		if (c->state == READING && !c->in_message && c->over == OVER_NONE)
+			arm_timer(c, c->srv->limits.idle_timeout_ms);
+		return;
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+		if (c->tls) {
+			c->tls_broken = true;
+			if (!c->handshake_done)
+				log_handshake_failure(c);
+		}
 		conn_drop(c);
+	}
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -703,7 +838,11 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		fail_connection(c, &err);
 		return;
 	}
-	conn_drop(c); /* idle keep-alive, a stuck write, or the end of lingering */
+	if (c->srv->ssl_ctx != NULL && !c->handshake_done && !c->plain_on_tls)
+		ch_log_kv(CH_LOG_DEBUG, "tls: no handshake in time", "remote=%s timeout_ms=%ld",
+		          c->remote, c->srv->limits.request_timeout_ms);
+	/* idle keep-alive, a slow handshake, a stuck write, or the end of lingering */
+	conn_drop(c);
 }
 
 static void format_remote(const struct sockaddr *sa, char *buf, size_t size)
@@ -728,11 +867,90 @@ static void format_remote(const struct sockaddr *sa, char *buf, size_t size)
 	}
 }
 
+/* The bufferevent for c->fd: TLS (the handshake starts) or plain. */
+static int start_bev(struct ch_http_conn *c, bool tls)
+{
+	struct ch_http_server *srv = c->srv;
+
+	if (tls) {
+		SSL *ssl = SSL_new(srv->ssl_ctx);
+
+		if (ssl == NULL) {
+			ERR_clear_error();
+			return -1;
+		}
+		c->bev = bufferevent_openssl_socket_new(
+		    srv->base, c->fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+		if (c->bev == NULL) {
+			SSL_free(ssl); /* leaves the fd open: conn_free closes it */
+			return -1;
+		}
+		/* A client that closes without close_notify is only gone, as with
+		 * plain TCP: it has sent every request it meant to (each is framed). */
+		bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+		c->tls = true;
+	} else if ((c->bev = bufferevent_socket_new(srv->base, c->fd, BEV_OPT_CLOSE_ON_FREE)) ==
+	           NULL) {
+		return -1;
+	}
+	c->fd = -1; /* the bufferevent's now */
+	bufferevent_setcb(c->bev, on_read, on_write_done, on_event, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	return 0;
+}
+
+/* TLS port: the client speaks first.  A request line starts with a capital
+ * letter, a TLS record never does: answer plain HTTP with a plain 400
+ * instead of a handshake failure the client cannot read, and leave
+ * everything else to OpenSSL.  Waiting for the first byte also spares an
+ * idle connection the memory of an SSL object. */
+static void on_first_byte(evutil_socket_t fd, short what, void *arg)
+{
+	struct ch_http_conn *c = arg;
+	unsigned char b;
+	ssize_t n = recv(fd, &b, 1, MSG_PEEK);
+
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+		event_add(c->first_byte, NULL);
+		return;
+	}
+	if (n <= 0) { /* closed, or failed, before a word */
+		conn_free(c);
+		return;
+	}
+	c->plain_on_tls = b >= 'A' && b <= 'Z';
+	if (start_bev(c, !c->plain_on_tls && c->srv->ssl_ctx != NULL) < 0)
+		conn_free(c);
+}
+
+/* Count c against its address.  -1: past the limit and the few answered
+ * 429 beyond it, close at once. */
+static int count_source(struct ch_http_conn *c)
+{
+	const struct ch_http_limits *lim = &c->srv->limits;
+	long cap = lim->max_per_source, n;
+	long extra = cap / 8 > SOURCE_EXTRA_MIN ? cap / 8 : SOURCE_EXTRA_MIN;
+
+	if (!c->keyed || (n = ch_sources_opened(c->srv->sources, &c->source)) == 0)
+		return 0; /* not an IP peer, or out of memory: not counted */
+	c->counted = true;
+	if (cap <= 0 || !source_limited(c) || n <= cap)
+		return 0;
+	if (c->over == OVER_NONE)
+		ch_metrics_connection_refused(); /* metrics: answered 429 or closed below */
+	if (n > cap + extra)
+		return -1;
+	if (c->over == OVER_NONE)
+		c->over = OVER_SOURCE;
+	return 0;
+}
+
 static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
                       int salen, void *arg)
 {
 	struct ch_http_server *srv = arg;
-	long max = srv->limits.max_connections;
+	const struct ch_http_limits *lim = &srv->limits;
+	long max = lim->max_connections;
 	long extra = max / 8 > REJECT_EXTRA_MIN ? max / 8 : REJECT_EXTRA_MIN;
 	struct ch_http_conn *c;
 	int one = 1;
@@ -746,15 +964,12 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 		return;
 	}
 	c->srv = srv;
-	c->over_limit = (long)srv->n_open >= max;
-	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->fd = fd;
+	c->over = (long)srv->n_open >= max ? OVER_TOTAL : OVER_NONE;
 	c->timer = evtimer_new(srv->base, on_timer, c);
 	c->resume = event_new(srv->base, -1, 0, on_resume, c);
-	if (c->bev == NULL || c->timer == NULL || c->resume == NULL) {
-		if (c->bev != NULL)
-			bufferevent_free(c->bev);
-		else
-			evutil_closesocket(fd);
+	if (c->timer == NULL || c->resume == NULL) {
+		evutil_closesocket(fd);
 		if (c->timer)
 			event_free(c->timer);
 		if (c->resume)
@@ -764,6 +979,8 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	format_remote(sa, c->remote, sizeof(c->remote));
+	c->loopback = ch_source_is_loopback(sa);
+	c->keyed = ch_source_key_of(sa, &c->source);
 	http_parser_init(&c->parser, HTTP_REQUEST);
 	c->parser.data = c;
 	c->next = srv->conns;
@@ -772,9 +989,25 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 	srv->conns = c;
 	srv->n_open++;
 	ch_metrics_connection_opened(); /* metrics */
-	bufferevent_setcb(c->bev, on_read, on_write_done, on_event, c);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	arm_timer(c, srv->limits.idle_timeout_ms);
+	if (count_source(c) < 0) {
+		conn_free(c);
+		return;
+	}
+	if (srv->ssl_ctx != NULL) {
+		c->first_byte = event_new(srv->base, fd, EV_READ, on_first_byte, c);
+		if (c->first_byte == NULL || event_add(c->first_byte, NULL) < 0) {
+			conn_free(c);
+			return;
+		}
+		arm_timer(c, lim->request_timeout_ms); /* the handshake's deadline */
+		return;
+	}
+	if (start_bev(c, false) < 0) {
+		conn_free(c);
+		return;
+	}
+	/* A connection past a limit gets its 429 or goes: it does not idle. */
+	arm_timer(c, c->over != OVER_NONE ? lim->request_timeout_ms : lim->idle_timeout_ms);
 }
 
 static void on_accept_backoff(evutil_socket_t fd, short what, void *arg)
@@ -815,9 +1048,13 @@ struct ch_http_server *ch_http_server_new(struct event_base *base, evutil_socket
 	/* http_parser's own cap must sit above ours, so ours answers first (431). */
 	http_parser_set_max_header_size((uint32_t)(limits->max_header * 2 + 80 * 1024));
 	srv->accept_backoff = evtimer_new(base, on_accept_backoff, srv);
+	srv->sources =
+	    ch_sources_new(limits->max_connections < CH_SOURCES_MIN / CH_SOURCES_PER_CONNECTION
+	                       ? CH_SOURCES_MIN
+	                       : (size_t)limits->max_connections * CH_SOURCES_PER_CONNECTION);
 	srv->listener = evconnlistener_new(
 	    base, on_accept, srv, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, listen_fd);
-	if (srv->listener == NULL || srv->accept_backoff == NULL) {
+	if (srv->listener == NULL || srv->accept_backoff == NULL || srv->sources == NULL) {
 		ch_error_set(err, 500, "ListenFailed", "cannot watch the listening socket");
 		ch_http_server_free(srv);
 		return NULL;
@@ -830,6 +1067,26 @@ void ch_http_server_set_limits(struct ch_http_server *srv, const struct ch_http_
 {
 	srv->limits = *limits;
 	http_parser_set_max_header_size((uint32_t)(limits->max_header * 2 + 80 * 1024));
+}
+
+void ch_http_server_set_tls(struct ch_http_server *srv, const struct ch_tls *tls)
+{
+	SSL_CTX *ctx = tls != NULL ? ch_tls_ctx(tls) : NULL;
+
+	if (ctx != NULL)
+		SSL_CTX_up_ref(ctx);
+	SSL_CTX_free(srv->ssl_ctx); /* connections hold their own references */
+	srv->ssl_ctx = ctx;
+	if (tls == NULL)
+		return;
+	if (ch_tls_expired(tls))
+		ch_log_kv(CH_LOG_WARN, "tls: serving an expired certificate",
+		          "cert=%s subject=%s not_after=%s", ch_tls_cert_path(tls),
+		          ch_tls_subject(tls), ch_tls_not_after(tls));
+	else
+		ch_log_kv(CH_LOG_INFO, "tls: serving certificate",
+		          "cert=%s subject=%s not_after=%s", ch_tls_cert_path(tls),
+		          ch_tls_subject(tls), ch_tls_not_after(tls));
 }
 
 void ch_http_server_drain(struct ch_http_server *srv)
@@ -870,5 +1127,7 @@ void ch_http_server_free(struct ch_http_server *srv)
 		evconnlistener_free(srv->listener);
 	if (srv->accept_backoff != NULL)
 		event_free(srv->accept_backoff);
+	ch_sources_free(srv->sources);
+	SSL_CTX_free(srv->ssl_ctx);
 	free(srv);
 }

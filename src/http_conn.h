@@ -9,7 +9,10 @@
  * header block (431), body (413, announced or chunked), a deadline per request
  * (408, also for a Content-Length larger than what is sent), idle keep-alive
  * connections, and a lingering close so an error answer reaches a client that
- * is still sending instead of being lost to a TCP reset.
+ * is still sending instead of being lost to a TCP reset.  The same holds per
+ * client address (connections, and a request rate: 429), and over TLS
+ * (bufferevent_openssl), where the handshake must finish within the request
+ * deadline.
  *
  * One request per connection is handled at a time: reading pauses while the
  * application holds a request (pipelined requests wait in the socket), and
@@ -32,6 +35,7 @@
 struct event_base;
 struct ch_http_server;
 struct ch_http_conn;
+struct ch_tls;
 
 struct ch_http_request {
 	uint64_t id;        /* unique per process, echoed as X-Request-Id */
@@ -57,6 +61,12 @@ struct ch_http_limits {
 	long request_timeout_ms; /* first byte to last byte of one request */
 	long idle_timeout_ms;    /* keep-alive connection waiting for a request */
 	long retry_after_s;      /* Retry-After on 429 and 503 */
+	/* Per client address (an IPv6 client by its /64; see sources.h): */
+	long max_per_source; /* open connections served normally; 0: no limit */
+	long rate_count;     /* requests per rate_period_s; 0: no limit */
+	long rate_period_s;  /* 1 or 60 */
+	long rate_burst;     /* requests at once after a quiet time */
+	bool limit_loopback; /* apply these two to loopback clients too */
 };
 
 struct ch_http_server *ch_http_server_new(struct event_base *base, evutil_socket_t listen_fd,
@@ -66,6 +76,10 @@ struct ch_http_server *ch_http_server_new(struct event_base *base, evutil_socket
  * a deadline already running keeps its length.  A request half read may be
  * refused by a lower limit: it was not acknowledged, so its sender retries. */
 void ch_http_server_set_limits(struct ch_http_server *srv, const struct ch_http_limits *limits);
+/* Serve HTTPS with tls's certificate on connections accepted from now on,
+ * or plain HTTP with NULL.  The server takes its own reference, so tls may
+ * be freed afterwards; a connection keeps the context it started with. */
+void ch_http_server_set_tls(struct ch_http_server *srv, const struct ch_tls *tls);
 /* Stop accepting, close idle connections, and close every other one after its
  * current answer.  Used for shutdown. */
 void ch_http_server_drain(struct ch_http_server *srv);

@@ -19,15 +19,20 @@ static const int statuses[] = {200, 202, 204, 400, 401, 403, 404, 405, 408,
 
 /* Sorted (bsearch): the error codes callhookd(8) lists; anything else is "other". */
 static const char *const reasons[] = {
-    "BadRequest",       "BodyTooLarge",     "EmptyBatch",
-    "EmptyBody",        "Forbidden",        "HTTPVersionNotSupported",
-    "HeadersTooLarge",  "InternalError",    "InvalidEnvelope",
-    "InvalidEvent",     "InvalidJson",      "InvalidToken",
-    "InvalidUtf8",      "MethodNotAllowed", "NotFound",
-    "OriginNotAllowed", "OutOfMemory",      "PayloadTooLarge",
-    "RequestTimeout",   "StoreError",       "StoreUnavailable",
-    "StringTooLong",    "TooDeep",          "TooManyConnections",
-    "TooManyEvents",    "Unauthorized",     "UnsupportedMediaType",
+    "BadRequest",       "BodyTooLarge",
+    "EmptyBatch",       "EmptyBody",
+    "Forbidden",        "HTTPVersionNotSupported",
+    "HeadersTooLarge",  "InternalError",
+    "InvalidEnvelope",  "InvalidEvent",
+    "InvalidJson",      "InvalidToken",
+    "InvalidUtf8",      "MethodNotAllowed",
+    "NotFound",         "OriginNotAllowed",
+    "OutOfMemory",      "PayloadTooLarge",
+    "RequestTimeout",   "StoreError",
+    "StoreUnavailable", "StringTooLong",
+    "TooDeep",          "TooManyConnections",
+    "TooManyEvents",    "TooManyRequests",
+    "Unauthorized",     "UnsupportedMediaType",
 };
 #define N_REASONS (COUNT(reasons) + 1)
 

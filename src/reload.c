@@ -82,6 +82,10 @@ size_t ch_config_restart_keys(const struct ch_config *running, const struct ch_c
 		out[0] = '\0';
 	if (!same_text(running->listen, next->listen))
 		add_name(out, size, &n, "[server] listen");
+	/* A new certificate is a reload; turning TLS on or off changes what the
+	 * port speaks (and a lost line must not quietly make it plain HTTP). */
+	if ((running->tls_cert == NULL) != (next->tls_cert == NULL))
+		add_name(out, size, &n, "[server] tls_cert/tls_key (HTTPS on or off)");
 	if (!same_text(running->db_path, next->db_path))
 		add_name(out, size, &n, "[store] path");
 	if (running->synchronous != next->synchronous)

@@ -33,8 +33,9 @@ struct ch_config_source {
 int ch_config_build(const struct ch_config_source *src, struct ch_config *cfg,
                     struct ch_error *err);
 
-/* The settings that cannot change while the daemon runs ([server] listen and
- * every [store] key: the socket and the journal's connection are made once)
+/* The settings that cannot change while the daemon runs ([server] listen,
+ * HTTPS on or off, and every [store] key: the socket and the journal's
+ * connection are made once)
  * and differ between running and next, written into out as "listen, [store]
  * path".  Returns how many there are (0: the reload may go ahead). */
 size_t ch_config_restart_keys(const struct ch_config *running, const struct ch_config *next,

@@ -17,6 +17,7 @@
 struct ch_writer {
 	struct ch_store *store;
 	long max_batch;
+	long lock_timeout_ms;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
@@ -99,7 +100,16 @@ static void commit_group(struct ch_writer *w, struct ch_commit_job *jobs)
 	for (struct ch_commit_job *j = jobs; j != NULL; j = j->next)
 		ch_error_clear(&j->err);
 	/* In turn with the handler workers' transactions (writelock.h). */
-	ch_write_lock(-1);
+	if (ch_write_lock(w->lock_timeout_ms) < 0) {
+		/* The handler holding it may itself be waiting for another
+		 * process's lock: say what is known, not whose fault it is. */
+		ch_error_set(&err, 503, "StoreUnavailable",
+		             "journal not writable: database is locked (waited %ld ms for the "
+		             "handlers to release the write lock)",
+		             w->lock_timeout_ms);
+		fail_all(jobs, &err);
+		goto answered;
+	}
 	if (ch_store_begin(w->store, &err) < 0) {
 		fail_all(jobs, &err);
 	} else {
@@ -119,6 +129,7 @@ static void commit_group(struct ch_writer *w, struct ch_commit_job *jobs)
 		}
 	}
 	ch_write_unlock();
+answered:
 	/* Unhealthy while the store cannot take writes: /readyz says so, and the
 	 * writer probes until it recovers by itself. */
 	for (struct ch_commit_job *j = jobs; j != NULL && why == NULL; j = j->next) {
@@ -213,7 +224,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 }
 
 struct ch_writer *ch_writer_start(struct event_base *base, struct ch_store *store, long max_batch,
-                                  struct ch_error *err)
+                                  long lock_timeout_ms, struct ch_error *err)
 {
 	struct ch_writer *w = calloc(1, sizeof(*w));
 
@@ -223,6 +234,7 @@ struct ch_writer *ch_writer_start(struct event_base *base, struct ch_store *stor
 	}
 	w->store = store;
 	w->max_batch = max_batch > 0 ? max_batch : 1;
+	w->lock_timeout_ms = lock_timeout_ms > 0 ? lock_timeout_ms : 0;
 	atomic_init(&w->healthy, true);
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->wake, NULL);

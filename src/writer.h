@@ -34,9 +34,13 @@ struct ch_commit_job {
 	struct ch_commit_job *next; /* private */
 };
 
-/* The writer takes over the store (it alone uses it from now on). */
+/* The writer takes over the store (it alone uses it from now on).
+ * lock_timeout_ms bounds its wait for a handler's transaction (writelock.h),
+ * as busy_timeout bounds the wait for another process's: past it the group
+ * is answered 503, so a handler that never ends its transaction cannot stop
+ * intake, nor shutdown, for good. */
 struct ch_writer *ch_writer_start(struct event_base *base, struct ch_store *store, long max_batch,
-                                  struct ch_error *err);
+                                  long lock_timeout_ms, struct ch_error *err);
 void ch_writer_submit(struct ch_writer *w, struct ch_commit_job *job);
 /* fn(arg) runs on the writer thread after each COMMIT that added rows (the
  * handler workers are told there is new work).  Set it before submitting. */

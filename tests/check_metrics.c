@@ -308,15 +308,20 @@ END_TEST
 START_TEST(test_rejection_reasons)
 {
 	static const char *const codes[] = {
-	    "BadRequest",       "BodyTooLarge",     "EmptyBatch",
-	    "EmptyBody",        "Forbidden",        "HTTPVersionNotSupported",
-	    "HeadersTooLarge",  "InternalError",    "InvalidEnvelope",
-	    "InvalidEvent",     "InvalidJson",      "InvalidToken",
-	    "InvalidUtf8",      "MethodNotAllowed", "NotFound",
-	    "OriginNotAllowed", "OutOfMemory",      "PayloadTooLarge",
-	    "RequestTimeout",   "StoreError",       "StoreUnavailable",
-	    "StringTooLong",    "TooDeep",          "TooManyConnections",
-	    "TooManyEvents",    "Unauthorized",     "UnsupportedMediaType",
+	    "BadRequest",       "BodyTooLarge",
+	    "EmptyBatch",       "EmptyBody",
+	    "Forbidden",        "HTTPVersionNotSupported",
+	    "HeadersTooLarge",  "InternalError",
+	    "InvalidEnvelope",  "InvalidEvent",
+	    "InvalidJson",      "InvalidToken",
+	    "InvalidUtf8",      "MethodNotAllowed",
+	    "NotFound",         "OriginNotAllowed",
+	    "OutOfMemory",      "PayloadTooLarge",
+	    "RequestTimeout",   "StoreError",
+	    "StoreUnavailable", "StringTooLong",
+	    "TooDeep",          "TooManyConnections",
+	    "TooManyEvents",    "TooManyRequests",
+	    "Unauthorized",     "UnsupportedMediaType",
 	};
 	double before[sizeof(codes) / sizeof(codes[0])], other;
 	char series[128];
