@@ -26,6 +26,7 @@
 #endif
 
 #include "json.h"
+#include "smallfile.h"
 #include "jwt.h"
 
 #define MAX_E_BYTES 8 /* public exponents are 65537 in practice; 64 bits is plenty */
@@ -321,59 +322,24 @@ static int load_file(const char *path, struct ch_jwks **out, struct file_id *id,
                      struct ch_error *err)
 {
 	struct stat st;
-	char *buf = NULL;
-	size_t len = 0;
-	int fd, rc = -1;
+	char *buf;
+	size_t len;
+	int rc = -1;
 
 	*out = NULL;
 	*id = (struct file_id){.present = false};
-	/* O_NONBLOCK: a FIFO put there by mistake must not hang the event loop
-	 * in open() or read(); it is refused below as not a regular file. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)) < 0)
-		return BAD(err, "%s: cannot open: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0) {
-		BAD(err, "%s: cannot stat: %s", path, strerror(errno));
-		goto out;
-	}
-	*id = id_of(&st);
-	if (!S_ISREG(st.st_mode)) {
-		BAD(err, "%s: not a regular file", path);
-		goto out;
-	}
-	if (st.st_size > CH_JWKS_MAX_FILE) {
-		BAD(err, "%s: larger than %d bytes", path, CH_JWKS_MAX_FILE);
-		goto out;
-	}
-	/* One byte more than allowed, so a file that grew since fstat is seen. */
-	if ((buf = malloc(CH_JWKS_MAX_FILE + 1)) == NULL) {
-		BAD(err, "out of memory");
-		goto out;
-	}
-	for (;;) {
-		ssize_t r = read(fd, buf + len, CH_JWKS_MAX_FILE + 1 - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			BAD(err, "%s: cannot read: %s", path, strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-		if (len > CH_JWKS_MAX_FILE) {
-			BAD(err, "%s: larger than %d bytes", path, CH_JWKS_MAX_FILE);
-			goto out;
-		}
-	}
+	rc = ch_read_small_file(path, path, CH_JWKS_MAX_FILE, &buf, &len, &st, err);
+	if (st.st_mode != 0)
+		*id = id_of(&st); /* even when refused: a bad version is reported once */
+	if (rc < 0)
+		return -1;
 	if (ch_jwks_parse(buf, len, out, err) < 0) {
 		struct ch_error inner = *err;
+
 		BAD(err, "%s: %s", path, inner.message);
-		goto out;
+		rc = -1;
 	}
-	rc = 0;
-out:
 	free(buf);
-	close(fd);
 	return rc;
 }
 

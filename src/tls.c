@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,8 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+
+#include "smallfile.h"
 
 struct ch_tls {
 	SSL_CTX *ctx;
@@ -51,56 +54,11 @@ static const char *ssl_reason(char *buf, size_t size)
 static int read_file(const char *key, const char *path, char **out, size_t *out_len,
                      struct ch_error *err)
 {
+	char label[PATH_MAX + 16];
 	struct stat st;
-	char *buf = NULL;
-	size_t len = 0;
-	int fd, rc = -1;
 
-	*out = NULL;
-	/* O_NONBLOCK: a FIFO must not hang open(); it is refused as not a regular file. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)) < 0)
-		return BAD(err, "%s %s: cannot open: %s", key, path, strerror(errno));
-	if (fstat(fd, &st) < 0) {
-		BAD(err, "%s %s: cannot stat: %s", key, path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		BAD(err, "%s %s: not a regular file", key, path);
-		goto out;
-	}
-	/* One byte more than allowed, so a file that grew since fstat is seen. */
-	if ((buf = malloc(CH_TLS_MAX_FILE + 1)) == NULL) {
-		BAD(err, "out of memory");
-		goto out;
-	}
-	for (;;) {
-		ssize_t r = read(fd, buf + len, CH_TLS_MAX_FILE + 1 - len);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			BAD(err, "%s %s: cannot read: %s", key, path, strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-		if (len > CH_TLS_MAX_FILE) {
-			BAD(err, "%s %s: larger than %d bytes", key, path, CH_TLS_MAX_FILE);
-			goto out;
-		}
-	}
-	*out = buf;
-	*out_len = len;
-	buf = NULL;
-	rc = 0;
-out:
-	if (buf != NULL) {
-		OPENSSL_cleanse(buf, len);
-		free(buf);
-	}
-	close(fd);
-	return rc;
+	snprintf(label, sizeof(label), "%s %s", key, path);
+	return ch_read_small_file(path, label, CH_TLS_MAX_FILE, out, out_len, &st, err);
 }
 
 static void describe(struct ch_tls *tls, X509 *cert)
