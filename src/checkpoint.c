@@ -7,15 +7,18 @@
  *      writer carries on meanwhile; its commits keep appending.
  *   3. Once the WAL holds F frames, the thread brings the backlog down to
  *      FINISH_MAX frames and the writer, right after a commit and while the
- *      thread is between rounds, copies those last few frames itself (one
- *      short sync; see finish_due for large commits).  Nothing is appended between that and its
- * next BEGIN, which therefore finds every frame copied and restarts the WAL from its beginning
- * (unless a handler's connection wrote meanwhile, or a reader still uses the old frames: the writer
- * tries again FINISH_RETRY later). That last step is the only checkpoint work left on the commit
- * path: one short copy and database sync per F frames, where SQLite's default did a full copy and
- * sync per 1000 frames inside a COMMIT. Readers holding an old snapshot can prevent the restart;
- * past RESTART_FRAMES the thread also tries a RESTART checkpoint, which waits for them (at most
- * once a second, blocking writers for at most BUSY_TIMEOUT_MS).
+ *      thread is between rounds, copies those last few frames itself: one
+ *      short sync (finish_due says how large commits are handled).  Nothing
+ *      is appended between that and its next BEGIN, which therefore finds
+ *      every frame copied and restarts the WAL from its beginning (unless a
+ *      handler's connection wrote meanwhile, or a reader still uses the old
+ *      frames: the writer tries again FINISH_RETRY frames later).
+ *   That last step is the only checkpoint work left on the commit path: one
+ *   short copy and database sync per F frames, where SQLite's default did a
+ *   full copy and sync per 1000 frames inside a COMMIT.
+ * Readers holding an old snapshot can prevent the restart; past RESTART_FRAMES
+ * the thread also tries a RESTART checkpoint, which waits for them (at most
+ * once a second and for at most BUSY_TIMEOUT_MS, holding up writers meanwhile).
  */
 #include "checkpoint.h"
 

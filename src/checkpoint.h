@@ -8,15 +8,15 @@
  * copies the WAL back in PASSIVE checkpoints, which never block the writer.
  *
  * The WAL file restarts from its beginning only when a writer begins after a
- * checkpoint copied every frame.  Under steady load a checkpoint rarely ends
- * exactly between two commits, so after the first round the thread keeps
- * catching up with the frames added meanwhile (one round per commit at most)
- * until the WAL restarts.  Should it still grow past RESTART_FRAMES (readers
- * pinning old snapshots), a RESTART checkpoint blocks writers for at most a
- * short busy timeout.  After a second without commits of the writer, the
- * thread copies whatever the WAL holds and truncates it to zero bytes (and
- * retries every second while it is not empty), so an idle journal is one
- * self-contained file and what other connections wrote is copied too.
+ * checkpoint copied every frame.  Under steady load a checkpoint on another
+ * thread almost never ends between two commits, so once the WAL is large the
+ * writer copies the last few frames itself, right after a commit (inside
+ * ch_checkpointer_notify): one short sync per 32 MiB of WAL.  Should the WAL
+ * still grow (readers pinning old snapshots), the thread tries a RESTART
+ * checkpoint, which waits for them briefly.  After a second without commits
+ * of the writer, the thread copies whatever the WAL holds and truncates it to
+ * zero bytes (retrying every second while it is not empty), so an idle journal
+ * is one self-contained file and what other connections wrote is copied too.
  *
  * Durability does not depend on any of this: a commit is durable once its WAL
  * frames are synced (synchronous=FULL); checkpoints only move pages the WAL
