@@ -300,8 +300,8 @@ scenario() { # label format events [handlers]
 		notes+=("    ${R[errors]} socket errors/timeouts, ${R[non2xx]} non-200 answers (not counted as acknowledged)")
 	fi
 	[ "$daemon_rc" = 0 ] || notes+=("    WARNING: callhookd exited with status $daemon_rc; see $log")
-	if grep -qE ' (warn|error) ' "$log"; then
-		notes+=("    callhookd logged warnings/errors: $(grep -cE ' (warn|error) ' "$log") lines, e.g. $(grep -m1 -E ' (warn|error) ' "$log")")
+	if grep -qE 'level=(warn|error) ' "$log"; then
+		notes+=("    callhookd logged warnings/errors: $(grep -cE 'level=(warn|error) ' "$log") lines, e.g. $(grep -m1 -E 'level=(warn|error) ' "$log")")
 	fi
 	notes+=("$label, callhookd CPU: $cpu; journal $(du -h "$db" | cut -f1)")
 	if [ -n "$perf_pid" ] && [ -s "$perf_out" ]; then
