@@ -70,6 +70,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 top=$(dirname "$here")
 CALLHOOKD=${CALLHOOKD:-$top/build/src/callhookd}
 build_dir=$(cd "$(dirname "$CALLHOOKD")/.." 2>/dev/null && pwd || echo "$top/build")
@@ -82,10 +84,6 @@ CONNS=${CONNS:-1000}
 READERS=${READERS:-2}
 KEEP=${KEEP:-0}
 
-die() {
-	echo "bench: $*" >&2
-	exit 2
-}
 
 for tool in wrk python3 openssl sqlite3; do
 	command -v "$tool" >/dev/null || die "$tool is not installed"
@@ -239,22 +237,6 @@ EOF
 
 # --- helpers (as in run.sh) ----------------------------------------------------
 
-# Wait for "listening on 127.0.0.1:PORT" in a log; print PORT.
-wait_port() { # log pid
-	local log=$1 pid=$2 port
-	for _ in $(seq 1 100); do
-		port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$log" | head -n 1)
-		if [ -n "$port" ]; then
-			echo "$port"
-			return 0
-		fi
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	echo "bench: server did not start; its output:" >&2
-	cat "$log" >&2
-	return 1
-}
 
 # Start callhookd in the background: PID in the global started_pid.
 start_daemon() { # log db args...
@@ -284,9 +266,6 @@ ms() { # us -> ms
 	awk -v v="$1" 'BEGIN{printf "%.2f", v / 1000}'
 }
 
-yes_no() { # awk condition
-	if awk "BEGIN{exit !($1)}"; then echo yes; else echo no; fi
-}
 
 # Run wrk; leave its BENCH fields in the global associative array R.
 declare -A R
@@ -378,7 +357,7 @@ idle_run() { # label config scheme [handlers]
 		I[${kv%%=*}]=${kv#*=}
 	done
 	local met
-	met=$(yes_no "${I[hwm_kb]} < $target_mib * 1024")
+	met=$(holds "${I[hwm_kb]} < $target_mib * 1024")
 	[ "$met" = yes ] || rss_met=no
 	rss_rows+=("$(printf '%-26s %9s %9s %9s %9s %9s %6s' "$label" \
 		"$(mib "$before_rss")" "$(mib "$before_hwm")" "$(mib "${I[rss_kb]}")" "$(mib "${I[hwm_kb]}")" \
@@ -555,7 +534,7 @@ else
 	readers_ratio=$(awk -v a="$read_rps" -v b="$base_rps" 'BEGIN{printf "%.2f", (b > 0 ? a / b : 0)}')
 	echo "(WAL: size of the journal's -wal file when the run ended; CPU: as a share of one core, $(nproc) CPUs shared with wrk's $THREADS threads)"
 	echo "readers completed $((read_runs * 3)) report queries while wrk ran ($read_runs runs)"
-	echo "ratio with/without readers $readers_ratio (target >= 0.8): target met: $(yes_no "$readers_ratio >= 0.8")"
+	echo "ratio with/without readers $readers_ratio (target >= 0.8): target met: $(holds "$readers_ratio >= 0.8")"
 	echo "drift check: the run without readers after them made $(awk -v a="$again_rps" -v b="$base_rps" 'BEGIN{printf "%.2f", (b > 0 ? a / b : 0)}') x the first;" \
 		"with readers against the mean of both runs without: $(awk -v a="$read_rps" -v b="$base_rps" -v c="$again_rps" 'BEGIN{printf "%.2f", (b + c > 0 ? 2 * a / (b + c) : 0)}')"
 	echo "ratio with readers at nice 19 $(awk -v a="$nice_rps" -v b="$base_rps" 'BEGIN{printf "%.2f", (b > 0 ? a / b : 0)}')" \

@@ -43,6 +43,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 top=$(dirname "$here")
 CALLHOOKD=${CALLHOOKD:-$top/build/src/callhookd}
 build_dir=$(cd "$(dirname "$CALLHOOKD")/.." 2>/dev/null && pwd || echo "$top/build")
@@ -55,10 +57,6 @@ BATCH=${BATCH:-50}
 SYSCALLS=${SYSCALLS:-0}
 KEEP=${KEEP:-0}
 
-die() {
-	echo "bench: $*" >&2
-	exit 2
-}
 
 for tool in wrk cc pkg-config sqlite3; do
 	command -v "$tool" >/dev/null || die "$tool is not installed"
@@ -101,22 +99,6 @@ cc -O2 -o "$tmp/refserver" "$here/refserver.c" $(pkg-config --cflags --libs libe
 
 # --- helpers ---------------------------------------------------------------
 
-# Wait for "listening on 127.0.0.1:PORT" in a log; print PORT.
-wait_port() { # log pid
-	local log=$1 pid=$2 port
-	for _ in $(seq 1 100); do
-		port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$log" | head -n 1)
-		if [ -n "$port" ]; then
-			echo "$port"
-			return 0
-		fi
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	echo "bench: server did not start; its output:" >&2
-	cat "$log" >&2
-	return 1
-}
 
 # CPU ticks (user + system) of one thread: /proc/PID/task/TID/stat fields 14, 15.
 # The command name is in parentheses and may contain spaces: cut after ") ".
