@@ -692,4 +692,3 @@ int ch_config_finish(struct ch_config *cfg, struct ch_error *err)
 	}
 	return 0;
 }
-

@@ -117,19 +117,21 @@ START_TEST(test_errors_name_line_and_problem)
 	} cases[] = {
 	    {"[server]\nlisten = 127.0.0.1:8080\nbogus = 1\n", ":3: unknown key \"bogus\""},
 	    {"[nope]\nx = 1\n", ":1: unknown section [nope]"},
-		/* a section without keys is checked too: inih alone never sees it */
-		{"[log]\nlevel = info\n[Server]\n", ":3: unknown section [Server]"},
-		{"[server\n", ":1: a section header is written [name]"},
-		/* inih would split this line and read its tail as "level = debug" */
-		{"[log]\n# xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-		 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-		 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxx level = debug\n",
-		 ":2: line is longer than 198 characters"},
-		{"[server]\nlisten = 127.0.0.1:+80\n", "not ADDR:PORT"},
-		{"[server]\nmax_connections = +5\n", "between 1 and"},
-		{"[endpoint /e]\nauth = secret\nquery_param =\n", "not a usable name"},
-		{"[endpoint /e]\nauth = secret\nheader = X Bad\n", "not a usable name"},
-		{"[endpoint /e]\nallowed_rate = lots\n", "requests per minute"},
+	    /* a section without keys is checked too: inih alone never sees it */
+	    {"[log]\nlevel = info\n[Server]\n", ":3: unknown section [Server]"},
+	    {"[server\n", ":1: a section header is written [name]"},
+	    /* inih would split this line and read its tail as "level = debug" */
+	    {"[log]\n# "
+	     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	     "x"
+	     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxx level = debug\n",
+	     ":2: line is longer than 198 characters"},
+	    {"[server]\nlisten = 127.0.0.1:+80\n", "not ADDR:PORT"},
+	    {"[server]\nmax_connections = +5\n", "between 1 and"},
+	    {"[endpoint /e]\nauth = secret\nquery_param =\n", "not a usable name"},
+	    {"[endpoint /e]\nauth = secret\nheader = X Bad\n", "not a usable name"},
+	    {"[endpoint /e]\nallowed_rate = lots\n", "requests per minute"},
 	    {"x = 1\n", ":1: \"x\" is outside any [section]"},
 	    {"[server]\nlisten = nowhere\n", "not ADDR:PORT"},
 	    {"[server]\nlisten = 1.2.3.4:99999\n", "not ADDR:PORT"},
