@@ -267,26 +267,10 @@ ms() { # us -> ms
 }
 
 
-# Run wrk; leave its BENCH fields in the global associative array R.
-declare -A R
+# Run wrk (lib.sh's wrk_post: its BENCH fields in R), and add the rate.
 run_wrk() { # url nonce out
-	local url=$1 nonce=$2 out=$3 line kv
-	wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout 10s -s "$here/post.lua" \
-		"$url/events" -- cloudevents 1 "$nonce" >"$out" 2>&1 || {
-		echo "bench: wrk failed:" >&2
-		cat "$out" >&2
-		return 1
-	}
-	line=$(sed -n 's/^BENCH //p' "$out")
-	[ -n "$line" ] || {
-		echo "bench: no BENCH line from post.lua:" >&2
-		cat "$out" >&2
-		return 1
-	}
-	R=()
-	for kv in $line; do
-		R[${kv%%=*}]=${kv#*=}
-	done
+	local url=$1 nonce=$2 out=$3
+	wrk_post "$url" cloudevents 1 "$nonce" "$out" || return 1
 	R[rps]=$(awk -v n="${R[requests]}" -v us="${R[duration_us]}" 'BEGIN{printf "%.0f", n / (us / 1e6)}')
 	if [ "${R[errors]}" != 0 ] || [ "${R[non2xx]}" != 0 ]; then
 		notes+=("    wrk run ${out##*/}: ${R[errors]} socket errors/timeouts, ${R[non2xx]} non-200 answers (not counted as acknowledged)")

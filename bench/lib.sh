@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034 # R is read by the scripts sourcing this
 # bench/lib.sh - shell helpers shared by bench/run.sh and bench/hardening.sh.
 # Sourced, not run.
 
@@ -26,4 +27,29 @@ wait_port() { # log pid
 # Is an awk condition true?  Prints yes or no.
 holds() { # awk condition
 	if awk "BEGIN{exit !($1)}"; then echo yes; else echo no; fi
+}
+
+# POST with wrk and bench/post.lua for DURATION over CONNECTIONS connections
+# and THREADS threads (the caller's settings); leave the fields of post.lua's
+# BENCH line in the global associative array R.
+declare -A R
+wrk_post() { # base-url format events nonce out
+	local url=$1 format=$2 events=$3 nonce=$4 out=$5 line kv
+	# shellcheck disable=SC2154 # THREADS, CONNECTIONS, DURATION, here: the caller's
+	wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout 10s -s "$here/post.lua" \
+		"$url/events" -- "$format" "$events" "$nonce" >"$out" 2>&1 || {
+		echo "bench: wrk failed:" >&2
+		cat "$out" >&2
+		return 1
+	}
+	line=$(sed -n 's/^BENCH //p' "$out")
+	[ -n "$line" ] || {
+		echo "bench: no BENCH line from post.lua:" >&2
+		cat "$out" >&2
+		return 1
+	}
+	R=()
+	for kv in $line; do
+		R[${kv%%=*}]=${kv#*=}
+	done
 }

@@ -149,26 +149,8 @@ secs_of() { # wrk duration (10s, 1m, 500ms, 10) -> seconds
 	}'
 }
 
-# Run wrk; leave its BENCH fields in the global associative array R.
-declare -A R
 run_wrk() { # port format events nonce out
-	local port=$1 format=$2 events=$3 nonce=$4 out=$5 line kv
-	wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout 10s -s "$here/post.lua" \
-		"http://127.0.0.1:$port/events" -- "$format" "$events" "$nonce" >"$out" 2>&1 || {
-		echo "bench: wrk failed:" >&2
-		cat "$out" >&2
-		return 1
-	}
-	line=$(sed -n 's/^BENCH //p' "$out")
-	[ -n "$line" ] || {
-		echo "bench: no BENCH line from post.lua:" >&2
-		cat "$out" >&2
-		return 1
-	}
-	R=()
-	for kv in $line; do
-		R[${kv%%=*}]=${kv#*=}
-	done
+	wrk_post "http://127.0.0.1:$1" "$2" "$3" "$4" "$5"
 }
 
 # Stop a server with SIGTERM and wait for it (callhookd drains what is in flight).
