@@ -193,6 +193,20 @@ def run_once(config=None, listen="127.0.0.1:0", args=()):
         d.cleanup()
 
 
+def wait_lines(path, n, timeout=10):
+    """The lines of a file once it has at least n (bounded wait), e.g. a jsonl handler's output."""
+    deadline = time.monotonic() + timeout * SLOW
+    lines = []
+    while time.monotonic() < deadline:
+        if os.path.exists(path):
+            with open(path) as f:
+                lines = f.read().splitlines()
+            if len(lines) >= n:
+                return lines
+        time.sleep(0.05)
+    raise AssertionError("%s: %d lines, wanted %d" % (path, len(lines), n))
+
+
 def status_line(raw):
     """b'HTTP/1.1 413 Content Too Large\\r\\n...' -> 413 (None when nothing came back)."""
     m = re.match(rb"HTTP/1\.[01] (\d{3}) ", raw)

@@ -108,34 +108,21 @@ def test_crashing_handler_is_quarantined_without_a_crash_loop():
         d.cleanup()
 
 
-def wait_lines(path, n, timeout=10):
-    deadline = time.monotonic() + timeout * chtest.SLOW
-    lines = []
-    while time.monotonic() < deadline:
-        if os.path.exists(path):
-            with open(path) as f:
-                lines = f.read().splitlines()
-            if len(lines) >= n:
-                return lines
-        time.sleep(0.05)
-    raise AssertionError("%s: %d lines, wanted %d" % (path, len(lines), n))
-
-
 def test_sighup_reopens_the_jsonl_file():
     d = Daemon()
     out = os.path.join(d.dir, "events.jsonl")
     d.config = "[handlers]\ndefaults = no\n[handler jsonl]\npath = %s\n" % out
     with d:
         post_fixture(d, "calllegstate-established.json")
-        first = wait_lines(out, 1)
+        first = chtest.wait_lines(out, 1)
         expect(json.loads(first[0])["data"]["CallState"] == "Established", first)
         os.rename(out, out + ".1")  # what logrotate does
         d.proc.send_signal(signal.SIGHUP)
         time.sleep(0.3 * chtest.SLOW)
         post_fixture(d, "calllegstate-terminated.json")
-        second = wait_lines(out, 1)
+        second = chtest.wait_lines(out, 1)
         expect(json.loads(second[0])["data"]["CallState"] == "Terminated", second)
-        expect(len(wait_lines(out + ".1", 1)) == 1, "the rotated file keeps its line")
+        expect(len(chtest.wait_lines(out + ".1", 1)) == 1, "the rotated file keeps its line")
         expect(d.alive(), "SIGHUP does not stop the daemon")
 
 

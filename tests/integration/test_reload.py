@@ -136,19 +136,6 @@ def test_invalid_files_are_refused_with_one_line_and_the_old_config_serves():
         expect(post_as(d, NEW)[0] == 200, "new secret after a good reload")
 
 
-def wait_lines(path, n, timeout=10):
-    deadline = time.monotonic() + timeout * chtest.SLOW
-    lines = []
-    while time.monotonic() < deadline:
-        if os.path.exists(path):
-            with open(path) as f:
-                lines = f.read().splitlines()
-            if len(lines) >= n:
-                return lines
-        time.sleep(0.05)
-    raise AssertionError("%s: %d lines, wanted %d" % (path, len(lines), n))
-
-
 def test_a_handler_added_by_reload_gets_new_events():
     d = ReloadDaemon()
     out = os.path.join(d.dir, "events.jsonl")
@@ -158,7 +145,7 @@ def test_a_handler_added_by_reload_gets_new_events():
         lines = d.reload(d.config + "[handler jsonl]\npath = %s\n" % out)
         expect(any("handler_set=replaced handlers=1" in l for l in lines), lines)
         expect(d.post(event("after"))[0] == 200, "posted")
-        got = wait_lines(out, 1)
+        got = chtest.wait_lines(out, 1)
         expect([json.loads(l)["id"] for l in got] == ["after"], got)
         active = d.query("SELECT name FROM handlers WHERE active = 1")
         expect([r["name"] for r in active] == ["jsonl"], active)
@@ -166,7 +153,7 @@ def test_a_handler_added_by_reload_gets_new_events():
         other = os.path.join(d.dir, "other.jsonl")
         d.reload(d.config + "[handler other]\nmodule = jsonl\npath = %s\n" % other)
         expect(d.post(event("later"))[0] == 200, "posted")
-        expect([json.loads(l)["id"] for l in wait_lines(other, 1)] == ["later"], "other")
+        expect([json.loads(l)["id"] for l in chtest.wait_lines(other, 1)] == ["later"], "other")
         with open(out) as f:
             expect(len(f.read().splitlines()) == 1, "a removed handler still delivers")
         active = d.query("SELECT name FROM handlers WHERE active = 1")
