@@ -21,6 +21,7 @@
 
 #include "autoconfig.h" /* PACKAGE_VERSION */
 #include "config.h"
+#include "ctl_call.h"
 #include "ctl_events.h"
 #include "ctl_output.h"
 #include "ctl_replay.h"
@@ -69,6 +70,7 @@ static void usage(FILE *out)
 	      "  dead retry [--handler NAME] (--event ID | --all)\n"
 	      "  replay --handler NAME [--since T] [--handlers-dir DIR]\n"
 	      "  handlers\n"
+	      "  call create|hangup|play|cancel|invite|remove ...  (callhookctl call --help)\n"
 	      "options:\n"
 	      "  --db PATH            journal database (overrides [store] path)\n"
 	      "  -c, --config FILE    callhookd configuration to read (callhookd.conf(5))\n"
@@ -510,6 +512,9 @@ int main(int argc, char **argv)
 	const struct command *cmd;
 	int rc = -1;
 
+	/* call talks to a service, not the journal: its own options */
+	if (ctl_call_is_command(argc, argv))
+		return ctl_call_main(argc, argv);
 	if ((rc = parse_args(&c, argc, argv)) >= 0)
 		return rc;
 	if (c.n_words == 0)

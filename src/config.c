@@ -76,6 +76,7 @@ void ch_config_free(struct ch_config *cfg)
 		endpoint_free(&cfg->endpoints[i]);
 	free(cfg->endpoints);
 	ch_config_handlers_free(cfg);
+	ch_config_actions_free(cfg);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -423,6 +424,8 @@ static int on_ini_pair(void *user, const char *section, const char *name, const 
 			rc = endpoint_key(ctx, ep, name, value);
 	} else if (strcmp(section, "handlers") == 0 || strncmp(section, "handler ", 8) == 0)
 		rc = ch_config_handlers_key(ctx->cfg, section, name, value, &ctx->err);
+	else if (strcmp(section, "actions") == 0)
+		rc = ch_config_actions_key(ctx->cfg, name, value, &ctx->err);
 	else if (section[0] == '\0')
 		rc = BAD(ctx, "\"%.64s\" is outside any [section]", name);
 	else
@@ -463,7 +466,7 @@ static bool known_section(const char *name)
 	return strcmp(name, "server") == 0 || strcmp(name, "limits") == 0 ||
 	       strcmp(name, "store") == 0 || strcmp(name, "log") == 0 ||
 	       strncmp(name, "endpoint ", 9) == 0 || strcmp(name, "handlers") == 0 ||
-	       strncmp(name, "handler ", 8) == 0;
+	       strncmp(name, "handler ", 8) == 0 || strcmp(name, "actions") == 0;
 }
 
 /* What inih does not tell us, checked line by line before it parses:
@@ -512,6 +515,10 @@ static int prescan(struct load_ctx *ctx, const char *text)
 			if (strncmp(section, "endpoint ", 9) == 0 &&
 			    on_ini_pair(ctx, section, "auth", "none") == 0)
 				return line;
+			/* A bare [actions] still asks for actions (and so for a
+			 * connection string). */
+			if (strcmp(section, "actions") == 0)
+				ctx->cfg->actions.configured = true;
 			/* A bare [handler NAME] loads that handler with its defaults. */
 			if (strncmp(section, "handler ", 8) == 0 &&
 			    ch_config_handlers_key(ctx->cfg, section, NULL, NULL, &ctx->err) < 0) {
@@ -676,6 +683,8 @@ int ch_config_finish(struct ch_config *cfg, struct ch_error *err)
 		    append_string(&ep->allowed_origins, &ep->n_allowed_origins, "*") < 0)
 			return ch_error_set(err, 500, "ConfigError", "out of memory");
 	}
+	if (ch_config_actions_finish(cfg, err) < 0)
+		return -1;
 	if (cfg->max_header < 1024 || cfg->max_body < 1024)
 		return ch_error_set(err, 500, "ConfigError", "limits are too small");
 	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "acs_sign.h"
 #include "auth.h"
 #include "error.h"
 #include "log.h"
@@ -37,6 +38,18 @@ struct ch_handler_conf {
 	char **keys, **values; /* every other key, in file order */
 	size_t n_options;
 };
+
+/* [actions] (config_actions.c): where handler actions go (actions.h). */
+struct ch_actions_conf {
+	bool configured;                 /* the file has an [actions] section */
+	char *connection_string;         /* as written: holds the key, never logged */
+	char *connection_string_file;    /* absolute path of a file holding one */
+	struct ch_acs_credentials creds; /* parsed from either by ch_config_finish */
+	char *api_version;               /* NULL: CH_ACTIONS_DEFAULT_API_VERSION */
+	long timeout_ms;                 /* per request */
+	long max_attempts;               /* sends of one action before it is failed */
+};
+#define CH_ACTIONS_DEFAULT_API_VERSION "2021-06-15-preview"
 
 struct ch_config {
 	/* [server] */
@@ -81,6 +94,7 @@ struct ch_config {
 	/* [handler NAME] sections, in file order */
 	struct ch_handler_conf *handlers;
 	size_t n_handlers;
+	struct ch_actions_conf actions;
 	/* [endpoint PATH] sections; one default "/events" with auth none when none given */
 	struct ch_endpoint *endpoints;
 	size_t n_endpoints;
@@ -103,6 +117,11 @@ const struct ch_handler_conf *ch_config_handler(const struct ch_config *cfg, con
 int ch_config_handlers_key(struct ch_config *cfg, const char *section, const char *name,
                            const char *value, struct ch_error *err);
 void ch_config_handlers_free(struct ch_config *cfg);
+/* config_actions.c: [actions] keys; the connection string read and parsed at finish. */
+int ch_config_actions_key(struct ch_config *cfg, const char *name, const char *value,
+                          struct ch_error *err);
+int ch_config_actions_finish(struct ch_config *cfg, struct ch_error *err);
+void ch_config_actions_free(struct ch_config *cfg);
 
 /* Final checks after loading and overriding; adds the default endpoint if none. */
 int ch_config_finish(struct ch_config *cfg, struct ch_error *err);

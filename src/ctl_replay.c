@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "actions.h"
 #include "dispatch.h"
 #include "plugin.h"
 
@@ -79,6 +80,9 @@ int ctl_replay(const struct ch_config *cfg, sqlite3 *db, const char *name, int64
 	struct ch_plugin *plugin = NULL;
 	int rc;
 
+	/* Actions a replay queues are sent by the daemon; queuing them only
+	 * needs to know that the configuration has an [actions] section. */
+	ch_actions_set_enabled(cfg->actions.configured);
 	if (ch_plugins_load_one(cfg, name, db, &plugin, err) < 0)
 		return -1;
 	rc = ch_dispatch_replay(db, plugin, &opts, since_us > 0 ? since_us : 0, on_progress, &pr,

@@ -30,6 +30,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "actions.h"
 #include "api.h"
 #include "handler_runtime.h"
 #include "http_conn.h"
@@ -53,6 +54,7 @@ struct daemon {
 	struct ch_store *store;
 	struct ch_writer *writer;
 	struct ch_handler_runtime *handlers;
+	struct ch_action_sender *actions; /* sends what handlers queued */
 	struct ch_api *api;
 	struct ch_http_server *http;
 	struct ch_sd_watchdog *watchdog;
@@ -220,6 +222,7 @@ static void apply_config(struct daemon *d, struct ch_config *next)
 	ch_http_server_set_limits(d->http, &limits);
 	ch_http_server_set_tls(d->http, next->tls); /* new connections get the new certificate */
 	ch_log_set_level(next->log_level);
+	ch_actions_configure(d->actions, next); /* [actions]: the next send uses them */
 	free_config(d->owned);
 	d->owned = next;
 	d->cfg = next;
@@ -252,6 +255,7 @@ static void reload_refused(struct daemon *d, struct ch_config *next, const char 
 	ch_log_kv(CH_LOG_ERROR, "reload: refused, the running configuration stays",
 	          "config=%s reason=%s", source_name(d), why);
 	free_config(next);
+	ch_actions_set_enabled(d->cfg->actions.configured); /* as before the reload */
 	/* SIGHUP also means "read the JWKS files again" (a successful reload
 	 * read them as part of the new configuration); it logs what it found. */
 	for (size_t i = 0; i < d->cfg->n_endpoints; i++)
@@ -318,6 +322,8 @@ static void reload(struct daemon *d)
 		return;
 	}
 	d->pending = next;
+	/* New handlers may queue actions before the configuration is applied. */
+	ch_actions_set_enabled(d->cfg->actions.configured || next->actions.configured);
 	if (ch_hrt_replace(d->handlers, next, on_handlers_replaced, d) < 0) {
 		d->pending = NULL; /* cannot happen: checked above */
 		reload_refused(d, next, "a handler replacement is still running");
@@ -352,6 +358,8 @@ static void teardown(struct daemon *d)
 	ch_writer_stop(d->writer); /* commits and answers the last group */
 	/* the handlers finish their current batch, within the drain deadline */
 	ch_hrt_stop(d->handlers, handler_budget_ms(d));
+	/* then the action sender, after its request in flight (unsent rows stay pending) */
+	ch_actions_stop(d->actions, handler_budget_ms(d));
 	ch_http_server_free(d->http);
 	ch_api_free(d->api);
 	ch_store_close(d->store);
@@ -436,6 +444,8 @@ int ch_daemon_run(const struct ch_config *cfg, const struct ch_daemon_options *o
 	ch_info("store: %s (schema %d)", cfg->db_path, ch_store_schema_version(d.store));
 	if ((d.writer = ch_writer_start(d.base, d.store, cfg->max_batch, cfg->busy_timeout_ms,
 	                                err)) == NULL ||
+	    /* before the handlers: their first events may already queue actions */
+	    (d.actions = ch_actions_start(cfg, err)) == NULL ||
 	    (d.handlers = ch_hrt_start(d.base, cfg, d.writer, err)) == NULL)
 		goto fail;
 	if ((d.api = ch_api_new(cfg, d.writer)) == NULL) {

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "actions.h"
 #include "host.h"
 #include "log.h"
 #include "metrics.h"
@@ -111,6 +112,8 @@ static int commit(struct ch_context *ctx, struct ch_error *err)
 		sqlite3_exec(ctx->db, "ROLLBACK", NULL, NULL, NULL);
 	}
 	ch_write_unlock();
+	if (rc == 0)
+		ch_actions_after_commit(); /* wake the action sender if actions were queued */
 	return rc;
 }
 

@@ -23,6 +23,12 @@ static _Thread_local const struct ch_event *current;
 void ch_host_set_current(const struct ch_event *ev)
 {
 	current = ev;
+	ch_host_actions_reset(); /* action ordinals count per handle() */
+}
+
+const struct ch_event *ch_host_current(void)
+{
+	return current;
 }
 
 static const struct ch_json *node(const struct ch_value *v)
@@ -318,4 +324,9 @@ const struct ch_host ch_host_table = {
     .db = c_db,
     .log = c_log,
     .set_error = c_set_error,
+    .play_audio = ch_host_play_audio,
+    .cancel_media = ch_host_cancel_media,
+    .hangup = ch_host_hangup,
+    .invite = ch_host_invite,
+    .remove_participant = ch_host_remove_participant,
 };

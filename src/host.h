@@ -7,6 +7,7 @@
 #ifndef CH_HOST_H
 #define CH_HOST_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "json.h"
@@ -24,5 +25,20 @@ struct ch_event {
 /* Values carry no pointer back to their text, so json() finds it here: the
  * event being handled on this thread (set by the dispatcher around handle()). */
 void ch_host_set_current(const struct ch_event *ev);
+const struct ch_event *ch_host_current(void);
+
+/* host_actions.c: the ABI 1.1 action functions, and the per-handle() count
+ * that numbers their rows (reset by ch_host_set_current). */
+struct ch_context;
+void ch_host_actions_reset(void);
+int ch_host_play_audio(struct ch_context *ctx, const char *call_id, const char *audio_file_uri,
+                       bool loop, const char *operation_context);
+int ch_host_cancel_media(struct ch_context *ctx, const char *call_id,
+                         const char *operation_context);
+int ch_host_hangup(struct ch_context *ctx, const char *call_id);
+int ch_host_invite(struct ch_context *ctx, const char *call_id, const char *participant,
+                   const char *alternate_caller_id, const char *operation_context);
+int ch_host_remove_participant(struct ch_context *ctx, const char *call_id,
+                               const char *participant_id);
 
 #endif

@@ -103,6 +103,11 @@ static const char *const known_types[] = {
 
 static const char *const formats[] = {"preview", "eventgrid", "cloudevents"};
 static const char *const outcomes[] = {"done", "failed", "dead"};
+/* Handler actions (actions.c): the kinds of the actions table, and how one
+ * send ended: sent (2xx), retry (to be sent again), failed (given up). */
+static const char *const action_kinds[] = {"play_audio", "cancel_media", "hangup", "invite",
+                                           "remove_participant"};
+static const char *const action_outcomes[] = {"sent", "retry", "failed"};
 
 /* Built-in paths first; configured endpoints follow. */
 enum { EP_OTHER, EP_HEALTHZ, EP_READYZ, EP_METRICS, EP_CONFIGURED };
@@ -141,6 +146,7 @@ static struct {
 	 * slot below n_handlers (acquire) sees its name complete. */
 	struct handler_slot handlers[CH_METRICS_MAX_HANDLERS];
 	_Atomic size_t n_handlers;
+	_Atomic uint64_t actions[COUNT(action_kinds)][COUNT(action_outcomes)];
 } m = {
     .endpoints =
         {
@@ -328,6 +334,18 @@ void ch_metrics_delivery(const char *handler, const char *state)
 		add(&h->outcomes[o], 1);
 }
 
+void ch_metrics_action(const char *kind, const char *outcome)
+{
+	size_t k = 0, o = 0;
+
+	while (k < COUNT(action_kinds) && strcmp(action_kinds[k], kind) != 0)
+		k++;
+	while (o < COUNT(action_outcomes) && strcmp(action_outcomes[o], outcome) != 0)
+		o++;
+	if (k < COUNT(action_kinds) && o < COUNT(action_outcomes))
+		add(&m.actions[k][o], 1);
+}
+
 /* --- scrape --------------------------------------------------------------- */
 
 static void render_http(struct ch_text *t)
@@ -433,6 +451,22 @@ static void render_handlers(struct ch_text *t, const struct ch_metrics_scrape *s
 	}
 }
 
+static void render_actions(struct ch_text *t)
+{
+	struct ch_label l[2] = {{"kind", NULL}, {"outcome", NULL}};
+
+	ch_prom_family(t, "callhookd_actions_total", "counter",
+	               "Handler actions sent to the Call Automation API, by kind and outcome: "
+	               "sent (2xx), retry (to be sent again) or failed (given up).");
+	for (size_t k = 0; k < COUNT(action_kinds); k++) {
+		l[0].value = action_kinds[k];
+		for (size_t o = 0; o < COUNT(action_outcomes); o++) {
+			l[1].value = action_outcomes[o];
+			ch_prom_u64(t, "callhookd_actions_total", l, 2, get(&m.actions[k][o]));
+		}
+	}
+}
+
 int ch_metrics_render(struct ch_text *t, const struct ch_metrics_scrape *s)
 {
 	struct ch_label version = {"version", PACKAGE_VERSION};
@@ -446,5 +480,6 @@ int ch_metrics_render(struct ch_text *t, const struct ch_metrics_scrape *s)
 	render_http(t);
 	render_journal(t, s);
 	render_handlers(t, s);
+	render_actions(t);
 	return t->failed ? -1 : 0;
 }

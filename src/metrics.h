@@ -60,6 +60,9 @@ int64_t ch_metrics_now(void);
 void ch_metrics_commit(int64_t started, size_t requests, size_t events);
 /* A handler's attempt ended in state "done", "failed" or "dead". */
 void ch_metrics_delivery(const char *handler, const char *state);
+/* One send of a handler action (actions.c) ended: kind is the actions.kind
+ * value, outcome "sent", "retry" or "failed". */
+void ch_metrics_action(const char *kind, const char *outcome);
 
 /* --- scrape ---------------------------------------------------------------- */
 

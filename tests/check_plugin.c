@@ -58,7 +58,7 @@ START_TEST(test_load_errors)
 	                  (const char *const[]){"th_nosym", "no ch_handler_entry() symbol", NULL});
 	expect_load_error(TEST_HANDLERS "/th_badabi.so", no_options,
 	                  (const char *const[]){"th_badabi", "built for handler ABI 2.0",
-	                                        "this callhookd has ABI 1.0", NULL});
+	                                        "this callhookd has ABI 1.1", NULL});
 	expect_load_error(PROBE, (const char *const[]){"init_fail=yes", NULL},
 	                  (const char *const[]){"th_probe", "init failed",
 	                                        "told to fail (init_fail = yes)", NULL});

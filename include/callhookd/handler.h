@@ -38,7 +38,7 @@ extern "C" {
 #endif
 
 #define CH_ABI_MAJOR 1
-#define CH_ABI_MINOR 0
+#define CH_ABI_MINOR 1
 
 /* The symbol every module exports. */
 #define CH_HANDLER_ENTRY_SYMBOL "ch_handler_entry"
@@ -157,7 +157,30 @@ struct ch_host {
 	 * stored as the delivery's last_error.  The last call wins. */
 	void (*set_error)(struct ch_context *ctx, const char *fmt, ...) CH_PRINTF(2, 3);
 
-	void *reserved[8];
+	/* --- actions (ABI 1.1: check abi_minor >= 1 before calling them) ---
+	 * Requests to the Call Automation REST API.  Each call queues one request
+	 * in the action outbox inside the current delivery's transaction; the
+	 * host's action sender signs it with the configured connection string and
+	 * sends it after that transaction commits, so an action never blocks
+	 * intake or handle().  A delivery that is rolled back (CH_RETRY, CH_FAIL,
+	 * a crash) sends nothing, and one that runs again (retry, replay) does not
+	 * send twice: the n-th action a handler queues for a journal row is sent
+	 * at most once.  Outcomes are logged, counted and kept in the actions
+	 * table.  Valid only during handle().  Return 0 when queued, -1 after
+	 * set_error() (actions not configured, a NULL or over-long argument). */
+	int (*play_audio)(struct ch_context *ctx, const char *call_id, const char *audio_file_uri,
+	                  bool loop, const char *operation_context);
+	int (*cancel_media)(struct ch_context *ctx, const char *call_id,
+	                    const char *operation_context);
+	int (*hangup)(struct ch_context *ctx, const char *call_id);
+	/* participant: a raw id, "8:acs:..." (communication user) or
+	 * "4:+15551234567" (phone number); alternate_caller_id: "+1..." or NULL. */
+	int (*invite)(struct ch_context *ctx, const char *call_id, const char *participant,
+	              const char *alternate_caller_id, const char *operation_context);
+	int (*remove_participant)(struct ch_context *ctx, const char *call_id,
+	                          const char *participant_id);
+
+	void *reserved[3];
 };
 
 /* Descriptor flags. */

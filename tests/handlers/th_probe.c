@@ -4,6 +4,8 @@
  * retry an event a number of times, fail one type for good, abort() the
  * process on one type, hang for ever on one type, leak memory or take its
  * time on every event, or fail init.  Options exercise every option type.
+ * With action set it also queues Call Automation actions (ABI 1.1) for the
+ * event's call, after its row, so a retry or replay makes the same calls.
  *
  * Built twice (tests/testhandlers.am): th_probe shares the workers' common
  * thread, th_probe_own (TH_PROBE_OWN_THREAD) asks for a thread of its own,
@@ -25,6 +27,7 @@ struct probe {
 	const char *fail_type, *crash_type, *hang_type;
 	int64_t leak_bytes, slow_ms;
 	bool write_then_retry;
+	const char *action, *action_participant;
 	char *db_file; /* for count_attempt's own connection */
 };
 
@@ -41,6 +44,10 @@ static const struct ch_option options[] = {
     {"hang_type", CH_OPT_STRING, NULL, false, "never return from handle() on this type"},
     {"leak_bytes", CH_OPT_INT, "0", false, "malloc this much per event, never free it"},
     {"slow_ms", CH_OPT_INT, "0", false, "sleep this long in every handle()"},
+    {"action", CH_OPT_STRING, NULL, false,
+     "queue play_audio, cancel_media, hangup, invite, remove_participant or all"},
+    {"action_participant", CH_OPT_STRING, "8:acs:probe-user", false,
+     "the raw id invite and remove_participant name"},
     {NULL, 0, NULL, false, NULL},
 };
 
@@ -75,6 +82,13 @@ static int probe_init(const struct ch_host *h, struct ch_context *ctx, void **st
 	p->hang_type = host->opt_str(ctx, "hang_type");
 	p->leak_bytes = host->opt_int(ctx, "leak_bytes");
 	p->slow_ms = host->opt_int(ctx, "slow_ms");
+	p->action = host->opt_str(ctx, "action");
+	p->action_participant = host->opt_str(ctx, "action_participant");
+	if (p->action != NULL && host->abi_minor < 1) {
+		host->set_error(ctx, "action needs a host with ABI 1.1");
+		free(p);
+		return -1;
+	}
 	/* Outside handle(), db() opens no transaction. */
 	p->db_file = strdup(sqlite3_db_filename(host->db(ctx), "main"));
 	*state = p;
@@ -133,13 +147,41 @@ static void misbehave(const struct probe *p, const char *type)
 	}
 }
 
+/* The action option's calls, in a fixed order for "all". */
+static int queue_actions(struct probe *p, const struct ch_event *ev)
+{
+	const char *call = host->event_call_id(ev), *who = p->action_participant;
+	bool all = strcmp(p->action, "all") == 0;
+	char context[64];
+	int rc = 0;
+
+	snprintf(context, sizeof(context), "probe-%lld", (long long)host->event_id(ev));
+	if (call == NULL) {
+		host->set_error(p->ctx, "the event names no call");
+		return -1;
+	}
+	if (rc == 0 && (all || strcmp(p->action, "play_audio") == 0))
+		rc = host->play_audio(p->ctx, call, "https://example.test/prompt.wav", false,
+		                      context);
+	if (rc == 0 && (all || strcmp(p->action, "cancel_media") == 0))
+		rc = host->cancel_media(p->ctx, call, context);
+	if (rc == 0 && (all || strcmp(p->action, "invite") == 0))
+		rc = host->invite(p->ctx, call, who,
+		                  strncmp(who, "4:", 2) == 0 ? "+15550001111" : NULL, context);
+	if (rc == 0 && (all || strcmp(p->action, "remove_participant") == 0))
+		rc = host->remove_participant(p->ctx, call, who);
+	if (rc == 0 && (all || strcmp(p->action, "hangup") == 0))
+		rc = host->hangup(p->ctx, call);
+	return rc;
+}
+
 static enum ch_result probe_handle(void *state, const struct ch_event *ev)
 {
 	struct probe *p = state;
 	const char *type = host->event_type(ev);
 	const struct ch_value *data = host->event_data(ev);
 	const struct ch_value *parts = host->get(data, "Participants");
-	int64_t seq = -1, id = host->event_id(ev);
+	int64_t seq = -1, id = host->event_id(ev), attempt;
 	const char *json;
 	size_t json_len = 0;
 	sqlite3 *db;
@@ -153,7 +195,14 @@ static enum ch_result probe_handle(void *state, const struct ch_event *ev)
 		host->set_error(p->ctx, "fail_type %s", type);
 		return CH_FAIL;
 	}
-	if (p->retries > 0 && count_attempt(p, id) <= p->retries) {
+	/* Counted first: count_attempt's own connection must not wait for the
+	 * transaction queue_actions opens. */
+	attempt = p->retries > 0 ? count_attempt(p, id) : 0;
+	/* Before the retries: an attempt that retries queued them too, and its
+	 * rollback must take them back. */
+	if (p->action != NULL && queue_actions(p, ev) < 0)
+		return CH_FAIL; /* the host said why (set_error) */
+	if (p->retries > 0 && attempt <= p->retries) {
 		host->set_error(p->ctx, "retry %lld", (long long)id);
 		return CH_RETRY;
 	}

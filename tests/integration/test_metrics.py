@@ -31,6 +31,7 @@ FAMILIES = {
     "callhookd_store_up": "gauge",
     "callhookd_handler_deliveries_total": "counter",
     "callhookd_handler_backlog": "gauge",
+    "callhookd_actions_total": "counter",
 }
 
 # --- the text format, parsed strictly ------------------------------------------
