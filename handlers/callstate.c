@@ -7,7 +7,7 @@
  *
  * Each event adds one call_states row keyed by its journal row (a replay adds
  * nothing), then the call's calls row is recomputed from all of its
- * call_states rows in one statement.  Recomputing rather than patching is
+ * call_states rows (recompute_call).  Recomputing rather than patching is
  * what makes the row independent of arrival order: a Terminated that arrives
  * before Established, or a late Establishing, lands in the history and the
  * summary is the same function of the same set.  Calls have a handful of
@@ -33,56 +33,36 @@
 
 static const struct ch_host *host;
 
-/* The lifecycle position breaks ties between events stamped with the same
- * time, so that even then the summary does not depend on arrival order. */
-/* clang-format off */
-#define RANK "CASE state WHEN 'Establishing' THEN 1 WHEN 'Established' THEN 2 " \
-	"WHEN 'Terminating' THEN 3 WHEN 'Terminated' THEN 4 ELSE 0 END"
-#define FIRST_NOT_NULL(col) \
-	"(SELECT " col " FROM call_states WHERE call_id = ?1 AND " col " IS NOT NULL " \
-	"ORDER BY event_time_us, " RANK ", event_id LIMIT 1)"
-#define FIRST_IN(state) \
-	"(SELECT * FROM call_states WHERE call_id = ?1 AND state = '" state "' " \
-	"ORDER BY event_time_us, event_id LIMIT 1)"
-
 static const char insert_state_sql[] =
-	"INSERT OR IGNORE INTO call_states (call_id, state, event_time, event_time_us, "
-	"conversation_id, server_call_id, correlation_id, event_id) "
-	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+    "INSERT OR IGNORE INTO call_states (call_id, state, event_time, event_time_us, "
+    "conversation_id, server_call_id, correlation_id, event_id) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
-/* ?1 call id, ?2 updated_at.  f: earliest event, l: latest, e: first
- * Established, t: first Terminated. */
-static const char recompute_sql[] =
-	"INSERT INTO calls (call_id, first_seen_at, first_seen_us, established_at, established_us, "
-	"ended_at, ended_us, state, state_time_us, conversation_id, server_call_id, correlation_id, "
-	"first_event_id, last_event_id, updated_at) "
-	"SELECT ?1, f.event_time, f.event_time_us, e.event_time, e.event_time_us, t.event_time, "
-	"t.event_time_us, l.state, l.event_time_us, "
-	FIRST_NOT_NULL("conversation_id") ", "
-	FIRST_NOT_NULL("server_call_id") ", "
-	FIRST_NOT_NULL("correlation_id") ", "
-	"f.event_id, l.event_id, ?2 "
-	"FROM (SELECT * FROM call_states WHERE call_id = ?1 "
-	"ORDER BY event_time_us, " RANK ", event_id LIMIT 1) AS f "
-	"JOIN (SELECT * FROM call_states WHERE call_id = ?1 "
-	"ORDER BY event_time_us DESC, " RANK " DESC, event_id DESC LIMIT 1) AS l ON 1 "
-	"LEFT JOIN " FIRST_IN("Established") " AS e ON 1 "
-	"LEFT JOIN " FIRST_IN("Terminated") " AS t ON 1 "
-	"WHERE 1 ON CONFLICT (call_id) DO UPDATE SET "
-	"first_seen_at = excluded.first_seen_at, first_seen_us = excluded.first_seen_us, "
-	"established_at = excluded.established_at, established_us = excluded.established_us, "
-	"ended_at = excluded.ended_at, ended_us = excluded.ended_us, state = excluded.state, "
-	"state_time_us = excluded.state_time_us, conversation_id = excluded.conversation_id, "
-	"server_call_id = excluded.server_call_id, correlation_id = excluded.correlation_id, "
-	"first_event_id = excluded.first_event_id, last_event_id = excluded.last_event_id, "
-	"updated_at = excluded.updated_at";
-/* clang-format on */
+/* The call's history, for recompute_call (which orders it itself). */
+static const char history_sql[] =
+    "SELECT state, event_time, event_time_us, conversation_id, server_call_id, "
+    "correlation_id, event_id FROM call_states WHERE call_id = ?1";
 
-enum stmt_index { ST_INSERT_STATE, ST_RECOMPUTE, ST_COUNT };
+static const char upsert_call_sql[] =
+    "INSERT INTO calls (call_id, first_seen_at, first_seen_us, established_at, established_us, "
+    "ended_at, ended_us, state, state_time_us, conversation_id, server_call_id, correlation_id, "
+    "first_event_id, last_event_id, updated_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) "
+    "ON CONFLICT (call_id) DO UPDATE SET "
+    "first_seen_at = excluded.first_seen_at, first_seen_us = excluded.first_seen_us, "
+    "established_at = excluded.established_at, established_us = excluded.established_us, "
+    "ended_at = excluded.ended_at, ended_us = excluded.ended_us, state = excluded.state, "
+    "state_time_us = excluded.state_time_us, conversation_id = excluded.conversation_id, "
+    "server_call_id = excluded.server_call_id, correlation_id = excluded.correlation_id, "
+    "first_event_id = excluded.first_event_id, last_event_id = excluded.last_event_id, "
+    "updated_at = excluded.updated_at";
+
+enum stmt_index { ST_INSERT_STATE, ST_HISTORY, ST_UPSERT_CALL, ST_COUNT };
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_INSERT_STATE] = insert_state_sql,
-    [ST_RECOMPUTE] = recompute_sql,
+    [ST_HISTORY] = history_sql,
+    [ST_UPSERT_CALL] = upsert_call_sql,
 };
 
 /* What one event says about its call; strings are the host's (valid during
@@ -193,18 +173,152 @@ static int insert_state(struct hm_state *cs, const struct ch_event *ev,
 	return hm_run(st);
 }
 
+/* One call_states row, as far as the summary needs it. */
+struct state_row {
+	bool set;
+	int64_t time_us, event_id;
+	int rank;
+	char state[MAX_STATE_LEN + 1];
+	char time[40];
+};
+
+/* An id column's first non-NULL value, by the same order as the first row. */
+struct first_id {
+	bool set;
+	int64_t time_us, event_id;
+	int rank;
+	char value[MAX_ID_LEN + 1];
+};
+
+/* The lifecycle position breaks ties between events stamped with the same
+ * time, so that even then the summary does not depend on arrival order. */
+static int lifecycle_rank(const char *state)
+{
+	for (size_t i = 0; i < sizeof(known_states) / sizeof(known_states[0]); i++)
+		if (strcmp(state, known_states[i]) == 0)
+			return (int)i + 1;
+	return 0;
+}
+
+/* (time, rank, event id) order; rank 0 for "without rank" comparisons. */
+static int compare(int64_t t1, int r1, int64_t id1, int64_t t2, int r2, int64_t id2)
+{
+	if (t1 != t2)
+		return t1 < t2 ? -1 : 1;
+	if (r1 != r2)
+		return r1 < r2 ? -1 : 1;
+	return id1 < id2 ? -1 : id1 > id2;
+}
+
+static void copy_text(char *dst, size_t size, const unsigned char *src)
+{
+	snprintf(dst, size, "%s", src != NULL ? (const char *)src : "");
+}
+
+static void take_row(struct state_row *r, sqlite3_stmt *st, int rank)
+{
+	r->set = true;
+	r->time_us = sqlite3_column_int64(st, 2);
+	r->event_id = sqlite3_column_int64(st, 6);
+	r->rank = rank;
+	copy_text(r->state, sizeof(r->state), sqlite3_column_text(st, 0));
+	copy_text(r->time, sizeof(r->time), sqlite3_column_text(st, 1));
+}
+
+static void consider_id(struct first_id *f, sqlite3_stmt *st, int col, int rank)
+{
+	int64_t t = sqlite3_column_int64(st, 2), id = sqlite3_column_int64(st, 6);
+
+	if (sqlite3_column_type(st, col) == SQLITE_NULL ||
+	    (f->set && compare(t, rank, id, f->time_us, f->rank, f->event_id) >= 0))
+		return;
+	f->set = true;
+	f->time_us = t;
+	f->event_id = id;
+	f->rank = rank;
+	copy_text(f->value, sizeof(f->value), sqlite3_column_text(st, col));
+}
+
+static void bind_time(sqlite3_stmt *st, int col, const struct state_row *r)
+{
+	if (r->set) {
+		sqlite3_bind_text(st, col, r->time, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, col + 1, r->time_us);
+	} else {
+		sqlite3_bind_null(st, col);
+		sqlite3_bind_null(st, col + 1);
+	}
+}
+
+static void bind_id(sqlite3_stmt *st, int col, const struct first_id *f)
+{
+	if (f->set)
+		sqlite3_bind_text(st, col, f->value, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, col);
+}
+
+/* The calls row is a function of the call's whole history, whatever order
+ * it arrived in: the first row by (event time, lifecycle rank, journal row)
+ * and the last by the same order; the first Established and Terminated by
+ * (event time, journal row); each id from the first row that has one.
+ * Computed here from one indexed read of the history: the same as a SQL
+ * statement with seven ordered subqueries, at a fraction of its cost. */
 static int recompute_call(struct hm_state *cs, const char *call_id)
 {
-	int rc;
-	sqlite3_stmt *st = hm_stmt(cs, ST_RECOMPUTE, &rc);
+	struct state_row first = {0}, last = {0}, established = {0}, terminated = {0};
+	struct first_id conversation = {0}, server_call = {0}, correlation = {0};
+	sqlite3_stmt *hist, *up;
 	char now[64];
+	int rc;
 
-	if (st == NULL)
+	hist = hm_stmt(cs, ST_HISTORY, &rc);
+	if (hist == NULL)
+		return rc;
+	sqlite3_bind_text(hist, 1, call_id, -1, SQLITE_TRANSIENT);
+	while ((rc = sqlite3_step(hist)) == SQLITE_ROW) {
+		const char *state = (const char *)sqlite3_column_text(hist, 0);
+		int rank = lifecycle_rank(state != NULL ? state : "");
+		int64_t t = sqlite3_column_int64(hist, 2), id = sqlite3_column_int64(hist, 6);
+
+		if (!first.set ||
+		    compare(t, rank, id, first.time_us, first.rank, first.event_id) < 0)
+			take_row(&first, hist, rank);
+		if (!last.set || compare(t, rank, id, last.time_us, last.rank, last.event_id) > 0)
+			take_row(&last, hist, rank);
+		if (rank == 2 && (!established.set || compare(t, 0, id, established.time_us, 0,
+		                                              established.event_id) < 0))
+			take_row(&established, hist, rank);
+		if (rank == 4 && (!terminated.set || compare(t, 0, id, terminated.time_us, 0,
+		                                             terminated.event_id) < 0))
+			take_row(&terminated, hist, rank);
+		consider_id(&conversation, hist, 3, rank);
+		consider_id(&server_call, hist, 4, rank);
+		consider_id(&correlation, hist, 5, rank);
+	}
+	sqlite3_reset(hist);
+	if (rc != SQLITE_DONE)
+		return rc;
+	if (!first.set)
+		return SQLITE_OK; /* no history: nothing to summarise */
+
+	up = hm_stmt(cs, ST_UPSERT_CALL, &rc);
+	if (up == NULL)
 		return rc;
 	utc_now(now, sizeof(now));
-	sqlite3_bind_text(st, 1, call_id, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, now, -1, SQLITE_TRANSIENT);
-	return hm_run(st);
+	sqlite3_bind_text(up, 1, call_id, -1, SQLITE_TRANSIENT);
+	bind_time(up, 2, &first);
+	bind_time(up, 4, &established);
+	bind_time(up, 6, &terminated);
+	sqlite3_bind_text(up, 8, last.state, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(up, 9, last.time_us);
+	bind_id(up, 10, &conversation);
+	bind_id(up, 11, &server_call);
+	bind_id(up, 12, &correlation);
+	sqlite3_bind_int64(up, 13, first.event_id);
+	sqlite3_bind_int64(up, 14, last.event_id);
+	sqlite3_bind_text(up, 15, now, -1, SQLITE_TRANSIENT);
+	return hm_run(up);
 }
 
 static enum ch_result cs_handle(void *state, const struct ch_event *ev)

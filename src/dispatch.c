@@ -73,6 +73,62 @@ static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, struct ch_er
 	return 0;
 }
 
+/* The statements of a step, prepared once per instance (plugin.h). */
+enum dispatch_stmt {
+	DS_CURSOR,
+	DS_JOURNAL_ROWS,
+	DS_ENQUEUE,
+	DS_ADVANCE,
+	DS_SUSPECT,
+	DS_DUE,
+	DS_ATTEMPT,
+	DS_QUARANTINE,
+	DS_EVENT,
+	DS_SETTLE,
+	DS_COUNT
+};
+
+static const char *const dispatch_sql[DS_COUNT] = {
+    [DS_CURSOR] = "SELECT cursor FROM handlers WHERE name = ?1",
+    [DS_JOURNAL_ROWS] = "SELECT id, event_type FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
+    [DS_ENQUEUE] = "INSERT OR IGNORE INTO deliveries (handler, event_id, state, attempts, "
+                   "updated_at) VALUES (?1, ?2, 'pending', 0, ?3)",
+    [DS_ADVANCE] = "UPDATE handlers SET cursor = ?2 WHERE name = ?1",
+    [DS_SUSPECT] = "SELECT event_id, attempts FROM deliveries WHERE handler = ?1 AND "
+                   "state = 'pending' AND attempts > 0 ORDER BY event_id LIMIT 1",
+    [DS_DUE] = "SELECT event_id, attempts FROM deliveries WHERE handler = ?1 AND "
+               "state IN ('pending', 'failed') AND next_attempt_us <= ?2 "
+               "ORDER BY event_id LIMIT ?3",
+    [DS_ATTEMPT] = "UPDATE deliveries SET state = 'pending', attempts = ?3, updated_at = ?4 "
+                   "WHERE handler = ?1 AND event_id = ?2",
+    [DS_QUARANTINE] = "UPDATE deliveries SET state = 'dead', last_error = ?3, updated_at = ?4 "
+                      "WHERE handler = ?1 AND event_id = ?2",
+    [DS_EVENT] = "SELECT format, event_type, source, subject, call_id, event_time, "
+                 "event_time_us, received_at, received_us, raw FROM events WHERE id = ?1",
+    [DS_SETTLE] = "UPDATE deliveries SET state = ?3, last_error = COALESCE(?4, last_error), "
+                  "next_attempt_us = ?5, updated_at = ?6 WHERE handler = ?1 AND event_id = ?2",
+};
+
+/* Statement id of p, prepared on first use and kept (parsing SQL for every
+ * step was a twentieth of a worker's time); reset, bindings cleared. */
+static sqlite3_stmt *stmt(struct ch_plugin *p, enum dispatch_stmt id, struct ch_error *err)
+{
+	_Static_assert(DS_COUNT <= CH_DISPATCH_STMTS, "plugin.h: CH_DISPATCH_STMTS too small");
+	sqlite3_stmt *st = p->dispatch_stmts[id];
+
+	if (st == NULL) {
+		if (sqlite3_prepare_v3(p->ctx.db, dispatch_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+		                       &st, NULL) != SQLITE_OK) {
+			db_fail(err, p->ctx.db, "prepare");
+			return NULL;
+		}
+		p->dispatch_stmts[id] = st;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return st;
+}
+
 /* Run a statement that returns no rows; finalizes it. */
 static int exec_stmt(sqlite3 *db, sqlite3_stmt *st, const char *what, struct ch_error *err)
 {
@@ -189,30 +245,27 @@ static int register_all(struct ch_plugin_set *set, struct ch_error *err)
 static int enqueue(struct ch_plugin *p, long *enqueued, struct ch_error *err)
 {
 	sqlite3 *db = p->ctx.db;
-	sqlite3_stmt *cur = NULL, *rows = NULL, *ins = NULL, *upd = NULL;
+	sqlite3_stmt *cur, *rows, *ins, *upd;
 	char when[CH_TIME_TEXT_SIZE];
 	int64_t cursor, last;
 	int rc = -1;
 
 	*enqueued = 0;
 	now_text(when);
-	if (prepare(db, "SELECT cursor FROM handlers WHERE name = ?1", &cur, err) < 0)
-		goto out;
+	if ((cur = stmt(p, DS_CURSOR, err)) == NULL)
+		return -1;
 	sqlite3_bind_text(cur, 1, p->ctx.name, -1, SQLITE_STATIC);
 	if (sqlite3_step(cur) != SQLITE_ROW) {
-		ch_error_set(err, 500, "HandlerNotRegistered",
-		             "dispatch: handler \"%s\" is not in the handlers table", p->ctx.name);
-		goto out;
+		sqlite3_reset(cur);
+		return ch_error_set(err, 500, "HandlerNotRegistered",
+		                    "dispatch: handler \"%s\" is not in the handlers table",
+		                    p->ctx.name);
 	}
 	last = cursor = sqlite3_column_int64(cur, 0);
-	if (prepare(db, "SELECT id, event_type FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
-	            &rows, err) < 0 ||
-	    prepare(db,
-	            "INSERT OR IGNORE INTO deliveries (handler, event_id, state, attempts, "
-	            "updated_at) VALUES (?1, ?2, 'pending', 0, ?3)",
-	            &ins, err) < 0 ||
-	    prepare(db, "UPDATE handlers SET cursor = ?2 WHERE name = ?1", &upd, err) < 0)
-		goto out;
+	sqlite3_reset(cur);
+	if ((rows = stmt(p, DS_JOURNAL_ROWS, err)) == NULL ||
+	    (ins = stmt(p, DS_ENQUEUE, err)) == NULL || (upd = stmt(p, DS_ADVANCE, err)) == NULL)
+		return -1;
 	sqlite3_bind_int64(rows, 1, cursor);
 	sqlite3_bind_int(rows, 2, ENQUEUE_ROWS);
 	sqlite3_bind_text(ins, 1, p->ctx.name, -1, SQLITE_STATIC);
@@ -246,10 +299,11 @@ static int enqueue(struct ch_plugin *p, long *enqueued, struct ch_error *err)
 		*enqueued += *enqueued == 0; /* the cursor moved: that was work too */
 	}
 out:
-	sqlite3_finalize(cur);
-	sqlite3_finalize(rows);
-	sqlite3_finalize(ins);
-	sqlite3_finalize(upd);
+	/* No statement may stay mid-step: an open read would keep the
+	 * connection's snapshot (see load_event). */
+	sqlite3_reset(rows);
+	sqlite3_reset(ins);
+	sqlite3_reset(upd);
 	return rc;
 }
 
@@ -262,28 +316,28 @@ static int claim(struct ch_plugin *p, const struct ch_dispatch_options *o, struc
                  size_t *n_out, long *quarantined, struct ch_error *err)
 {
 	sqlite3 *db = p->ctx.db;
-	sqlite3_stmt *sel = NULL, *upd = NULL, *dead = NULL;
+	sqlite3_stmt *sel, *upd, *dead;
 	char when[CH_TIME_TEXT_SIZE], why[160];
 	size_t n = 0, kept = 0;
-	int rc;
+	int rc = SQLITE_DONE;
 
 	*n_out = 0;
 	*quarantined = 0;
 	now_text(when);
-	if (prepare(db,
-	            "SELECT event_id, attempts FROM deliveries WHERE handler = ?1 AND "
-	            "state = 'pending' AND attempts > 0 ORDER BY event_id LIMIT 1",
-	            &sel, err) < 0)
-		return -1;
-	sqlite3_bind_text(sel, 1, p->ctx.name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(sel);
+	/* Suspects only come from a process that died, so one look per loaded
+	 * instance finds them all: the query scans every open delivery. */
+	if (!p->suspects_checked) {
+		if ((sel = stmt(p, DS_SUSPECT, err)) == NULL)
+			return -1;
+		sqlite3_bind_text(sel, 1, p->ctx.name, -1, SQLITE_STATIC);
+		rc = sqlite3_step(sel);
+		if (rc == SQLITE_DONE) {
+			sqlite3_reset(sel);
+			p->suspects_checked = true;
+		}
+	}
 	if (rc == SQLITE_DONE) {
-		sqlite3_finalize(sel);
-		if (prepare(db,
-		            "SELECT event_id, attempts FROM deliveries WHERE handler = ?1 AND "
-		            "state IN ('pending', 'failed') AND next_attempt_us <= ?2 "
-		            "ORDER BY event_id LIMIT ?3",
-		            &sel, err) < 0)
+		if ((sel = stmt(p, DS_DUE, err)) == NULL)
 			return -1;
 		sqlite3_bind_text(sel, 1, p->ctx.name, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(sel, 2, now_us());
@@ -295,20 +349,12 @@ static int claim(struct ch_plugin *p, const struct ch_dispatch_options *o, struc
 		out[n].attempts = (long)sqlite3_column_int64(sel, 1) + 1;
 		n++;
 	}
-	sqlite3_finalize(sel);
+	sqlite3_reset(sel);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		return db_fail(err, db, "claim");
-	if (prepare(db,
-	            "UPDATE deliveries SET state = 'pending', attempts = ?3, updated_at = ?4 "
-	            "WHERE handler = ?1 AND event_id = ?2",
-	            &upd, err) < 0 ||
-	    prepare(db,
-	            "UPDATE deliveries SET state = 'dead', last_error = ?3, updated_at = ?4 "
-	            "WHERE handler = ?1 AND event_id = ?2",
-	            &dead, err) < 0) {
-		rc = -1;
-		goto out;
-	}
+	if ((upd = stmt(p, DS_ATTEMPT, err)) == NULL ||
+	    (dead = stmt(p, DS_QUARANTINE, err)) == NULL)
+		return -1;
 	sqlite3_bind_text(upd, 1, p->ctx.name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(upd, 4, when, -1, SQLITE_STATIC);
 	sqlite3_bind_text(dead, 1, p->ctx.name, -1, SQLITE_STATIC);
@@ -332,18 +378,13 @@ static int claim(struct ch_plugin *p, const struct ch_dispatch_options *o, struc
 			out[kept++] = out[i];
 		}
 		sqlite3_bind_int64(st, 2, out[i].event_id);
-		if (sqlite3_step(st) != SQLITE_DONE) {
-			rc = db_fail(err, db, "claim");
-			goto out;
-		}
+		rc = sqlite3_step(st);
 		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			return db_fail(err, db, "claim");
 	}
-	rc = 0;
 	*n_out = kept;
-out:
-	sqlite3_finalize(upd);
-	sqlite3_finalize(dead);
-	return rc;
+	return 0;
 }
 
 static const char *column_text(sqlite3_stmt *st, int i)
@@ -489,21 +530,13 @@ static int settle(struct ch_plugin *p, sqlite3_stmt *upd, const struct claim *c,
 static int run(struct ch_plugin *p, const struct claim *claims, size_t n,
                const struct ch_dispatch_options *o, struct ch_error *err)
 {
-	sqlite3 *db = p->ctx.db;
 	sqlite3_stmt *sel = NULL, *upd = NULL;
 	char when[CH_TIME_TEXT_SIZE];
 	bool handler_txn, may_block = p->desc->flags & CH_HANDLER_OWN_THREAD;
 	int rc = -1;
 
 	now_text(when);
-	if (prepare(db,
-	            "SELECT format, event_type, source, subject, call_id, event_time, "
-	            "event_time_us, received_at, received_us, raw FROM events WHERE id = ?1",
-	            &sel, err) < 0 ||
-	    prepare(db,
-	            "UPDATE deliveries SET state = ?3, last_error = COALESCE(?4, last_error), "
-	            "next_attempt_us = ?5, updated_at = ?6 WHERE handler = ?1 AND event_id = ?2",
-	            &upd, err) < 0)
+	if ((sel = stmt(p, DS_EVENT, err)) == NULL || (upd = stmt(p, DS_SETTLE, err)) == NULL)
 		goto out;
 	sqlite3_bind_text(upd, 1, p->ctx.name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(upd, 6, when, -1, SQLITE_STATIC);
@@ -544,8 +577,7 @@ static int run(struct ch_plugin *p, const struct claim *claims, size_t n,
 out:
 	if (rc < 0)
 		rollback(&p->ctx);
-	sqlite3_finalize(sel);
-	sqlite3_finalize(upd);
+	sqlite3_reset(upd);
 	return rc;
 }
 

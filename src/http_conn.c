@@ -52,6 +52,9 @@ enum conn_state { READING, DISPATCHED, CLOSING, LINGERING };
 /* Accepted past a connection limit: the first request is answered 429. */
 enum over_limit { OVER_NONE, OVER_TOTAL, OVER_SOURCE };
 
+/* Input a connection buffers unparsed while its request is being answered. */
+#define READ_HIGH_WATER (64 * 1024)
+
 struct ch_http_conn {
 	struct ch_http_server *srv;
 	struct ch_http_conn *prev, *next; /* srv->conns */
@@ -77,6 +80,7 @@ struct ch_http_conn {
 	bool keep_alive;
 	bool last_was_value; /* header callbacks: a new field starts a new header */
 	bool message_done;
+	bool peer_closed;        /* the client half-closed while its request was dispatched */
 	struct ch_error pending; /* an error found inside a parser callback */
 	/* Request line and headers: "url\0name\0value\0name\0value\0..." */
 	char *hbuf;
@@ -102,6 +106,7 @@ struct ch_http_server {
 	ch_http_handler handler;
 	void *arg;
 	struct ch_http_conn *conns;
+	struct evbuffer *answer; /* an answer on its way to the socket (write_response) */
 	size_t n_open, n_busy;
 	uint64_t next_id;
 	bool draining;
@@ -310,18 +315,40 @@ static bool header_value_safe(const char *v)
 	return strpbrk(v, "\r\n") == NULL;
 }
 
+/* The answer goes straight to the socket when it can: a plain connection
+ * with nothing queued before it, kept open afterwards.  Handing it to the
+ * bufferevent would turn on EPOLLOUT, wait a loop round for it, write, and
+ * turn it off again: two epoll_ctl calls per request.  What the socket does
+ * not take at once goes to the bufferevent as usual.  A connection that
+ * closes after the answer takes the bufferevent path: on_write_done is what
+ * closes it. */
 static void write_response(struct ch_http_conn *c, int status, const char *content_type,
                            const struct ch_header *extra, size_t n_extra, const char *body,
                            size_t len, bool close_after)
 {
-	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct evbuffer *queued = bufferevent_get_output(c->bev);
+	bool direct = !c->tls && !close_after && evbuffer_get_length(queued) == 0;
+	struct evbuffer *out = direct ? c->srv->answer : queued;
+	char head[256];
+	int n;
 
-	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status, reason_phrase(status));
-	if (content_type != NULL)
-		evbuffer_add_printf(out, "Content-Type: %s\r\n", content_type);
-	evbuffer_add_printf(out, "Content-Length: %zu\r\n", len);
-	if (c->req.id != 0)
-		evbuffer_add_printf(out, "X-Request-Id: %llu\r\n", (unsigned long long)c->req.id);
+	/* One formatted block for the fixed part: each evbuffer_add_printf
+	 * formats twice (it measures first). */
+	n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\n", status,
+	             reason_phrase(status), content_type != NULL ? "Content-Type: " : "",
+	             content_type != NULL ? content_type : "", content_type != NULL ? "\r\n" : "",
+	             len);
+	if (n > 0 && (size_t)n < sizeof(head))
+		evbuffer_add(out, head, (size_t)n);
+	else /* an absurd content type: format it piecewise */
+		evbuffer_add_printf(out,
+		                    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n",
+		                    status, reason_phrase(status), content_type, len);
+	if (c->req.id != 0) {
+		n = snprintf(head, sizeof(head), "X-Request-Id: %llu\r\n",
+		             (unsigned long long)c->req.id);
+		evbuffer_add(out, head, (size_t)n);
+	}
 	for (size_t i = 0; i < n_extra; i++) {
 		if (header_value_safe(extra[i].value) && header_value_safe(extra[i].name))
 			evbuffer_add_printf(out, "%s: %s\r\n", extra[i].name, extra[i].value);
@@ -333,6 +360,14 @@ static void write_response(struct ch_http_conn *c, int status, const char *conte
 	evbuffer_add(out, "\r\n", 2);
 	if (len > 0 && c->parser.method != HTTP_HEAD) /* HEAD: the length, not the body */
 		evbuffer_add(out, body, len);
+	if (!direct)
+		return;
+	/* Errors (EAGAIN, a reset) leave the bytes to the bufferevent, which
+	 * reports them the usual way. */
+	while (evbuffer_get_length(out) > 0 && evbuffer_write(out, bufferevent_getfd(c->bev)) > 0)
+		;
+	if (evbuffer_get_length(out) > 0)
+		bufferevent_write_buffer(c->bev, out);
 }
 
 static void error_body(const struct ch_error *err, struct evbuffer *dst)
@@ -396,7 +431,7 @@ void ch_http_respond(struct ch_http_request *req, int status, const char *conten
 		conn_free(c);
 		return;
 	}
-	close_after = !c->keep_alive || c->srv->draining || c->over != OVER_NONE;
+	close_after = !c->keep_alive || c->peer_closed || c->srv->draining || c->over != OVER_NONE;
 	write_response(c, status, content_type, extra, n_extra, body, len, close_after);
 	ch_log_kv(CH_LOG_DEBUG, "http: answered",
 	          "request=%llu remote=%s method=%s path=%.128s status=%d",
@@ -719,7 +754,11 @@ static void dispatch(struct ch_http_conn *c)
 
 	set_state(c, DISPATCHED, true);
 	evtimer_del(c->timer);
-	bufferevent_disable(c->bev, EV_READ);
+	/* Reading stays on: turning it off and on again cost two epoll_ctl
+	 * calls per request.  Bytes that come meanwhile (pipelining) wait in
+	 * the input buffer, parsed after the answer; the read watermark
+	 * (start_bev) bounds them, and on_event keeps a half-close from
+	 * dropping the answer. */
 	req->body = c->body != NULL ? c->body : "";
 	req->body_len = c->body_len;
 	if (c->body != NULL)
@@ -815,6 +854,12 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 			arm_timer(c, c->srv->limits.idle_timeout_ms);
 		return;
 	}
+	/* A client that sent its request and shut down its side still gets the
+	 * answer (the bufferevent stopped reading at the EOF). */
+	if (what == (BEV_EVENT_EOF | BEV_EVENT_READING) && c->state == DISPATCHED) {
+		c->peer_closed = true;
+		return;
+	}
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
 		if (c->tls) {
 			c->tls_broken = true;
@@ -895,6 +940,9 @@ static int start_bev(struct ch_http_conn *c, bool tls)
 	}
 	c->fd = -1; /* the bufferevent's now */
 	bufferevent_setcb(c->bev, on_read, on_write_done, on_event, c);
+	/* What a client sends while its request is dispatched waits unparsed
+	 * (dispatch): past this much the bufferevent stops reading. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, READ_HIGH_WATER);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	return 0;
 }
@@ -1048,13 +1096,15 @@ struct ch_http_server *ch_http_server_new(struct event_base *base, evutil_socket
 	/* http_parser's own cap must sit above ours, so ours answers first (431). */
 	http_parser_set_max_header_size((uint32_t)(limits->max_header * 2 + 80 * 1024));
 	srv->accept_backoff = evtimer_new(base, on_accept_backoff, srv);
+	srv->answer = evbuffer_new();
 	srv->sources =
 	    ch_sources_new(limits->max_connections < CH_SOURCES_MIN / CH_SOURCES_PER_CONNECTION
 	                       ? CH_SOURCES_MIN
 	                       : (size_t)limits->max_connections * CH_SOURCES_PER_CONNECTION);
 	srv->listener = evconnlistener_new(
 	    base, on_accept, srv, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, listen_fd);
-	if (srv->listener == NULL || srv->accept_backoff == NULL || srv->sources == NULL) {
+	if (srv->listener == NULL || srv->accept_backoff == NULL || srv->sources == NULL ||
+	    srv->answer == NULL) {
 		ch_error_set(err, 500, "ListenFailed", "cannot watch the listening socket");
 		ch_http_server_free(srv);
 		return NULL;
@@ -1128,6 +1178,8 @@ void ch_http_server_free(struct ch_http_server *srv)
 	if (srv->accept_backoff != NULL)
 		event_free(srv->accept_backoff);
 	ch_sources_free(srv->sources);
+	if (srv->answer != NULL)
+		evbuffer_free(srv->answer);
 	SSL_CTX_free(srv->ssl_ctx);
 	free(srv);
 }

@@ -270,6 +270,8 @@ void ch_plugin_unload(struct ch_plugin *p)
 	for (size_t i = 0; i < p->ctx.n_values; i++)
 		free(p->ctx.values[i]);
 	free(p->ctx.values);
+	for (size_t i = 0; i < CH_DISPATCH_STMTS; i++)
+		sqlite3_finalize(p->dispatch_stmts[i]);
 	if (p->owns_db)
 		sqlite3_close(p->ctx.db);
 	free(p->ctx.name);

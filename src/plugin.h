@@ -38,6 +38,8 @@ struct ch_context {
 	char error[512]; /* set_error(): last message */
 };
 
+#define CH_DISPATCH_STMTS 10
+
 struct ch_plugin {
 	struct ch_context ctx;
 	char *module_path;             /* the file it was loaded from (owned) */
@@ -47,6 +49,10 @@ struct ch_plugin {
 	void *state;                   /* what init() returned */
 	bool initialised;
 	bool owns_db; /* ctx.db was opened for it (closed at unload) */
+	/* dispatch.c's prepared statements on ctx.db (finalized at unload), and
+	 * whether it has looked for suspects since this instance was loaded. */
+	struct sqlite3_stmt *dispatch_stmts[CH_DISPATCH_STMTS];
+	bool suspects_checked;
 };
 
 /* Does an event type match one pattern: exact, "*" or "prefix*"? */

@@ -22,6 +22,8 @@
 
 #include "error.h"
 
+struct ch_dedupe_limits; /* dedupe.h */
+
 /* FULL is the zero value: a zeroed options struct is durable, never silently not. */
 enum ch_store_sync { CH_SYNC_FULL, CH_SYNC_NORMAL, CH_SYNC_OFF };
 
@@ -30,6 +32,7 @@ struct ch_store_options {
 	enum ch_store_sync synchronous; /* default CH_SYNC_FULL */
 	int busy_timeout_ms;            /* how long a write waits for a lock held elsewhere */
 	bool read_only;                 /* open without creating or migrating (report tools) */
+	const struct ch_dedupe_limits *dedupe_limits; /* tests only; NULL: the defaults */
 };
 
 /* One journal row; all pointers are borrowed for the duration of the call. */
@@ -73,6 +76,9 @@ int ch_store_append(struct ch_store *store, const struct ch_journal_row *row, bo
                     struct ch_error *err);
 int ch_store_commit(struct ch_store *store, struct ch_error *err);
 void ch_store_rollback(struct ch_store *store);
+
+/* Whether the duplicate check is merging its in-memory keys (dedupe.h): tests. */
+bool ch_store_dedupe_merging(const struct ch_store *store);
 
 /* A tiny write transaction: is the store writable right now? (readiness, recovery) */
 int ch_store_probe(struct ch_store *store, struct ch_error *err);

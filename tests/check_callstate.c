@@ -212,6 +212,26 @@ START_TEST(terminated_first)
 }
 END_TEST
 
+/* Two Terminated (or Established) events of one call: the summary keeps the
+ * earliest by event time, whichever arrived last. */
+START_TEST(repeated_states_earliest_wins)
+{
+	struct ch_harness *h = harness_new(MODULE, NULL);
+
+	post_ga(h, "c-late", "CallConnected", "r-call", "2025-06-17T09:15:09Z");
+	post_ga(h, "d-late", "CallDisconnected", "r-call", "2025-06-17T09:20:09Z");
+	post_ga(h, "d-early", "CallDisconnected", "r-call", "2025-06-17T09:20:01Z");
+	post_ga(h, "c-early", "CallConnected", "r-call", "2025-06-17T09:15:01Z");
+	ck_assert_int_eq(harness_run(h), 4);
+	harness_assert_text(h, "SELECT established_at FROM calls", "2025-06-17T09:15:01.000000Z");
+	harness_assert_text(h, "SELECT ended_at FROM calls", "2025-06-17T09:20:01.000000Z");
+	harness_assert_text(h, "SELECT correlation_id FROM calls", "corr-c-early");
+	ck_assert_int_eq(harness_int(h, "SELECT last_event_id FROM calls"), 2);
+	ck_assert_int_eq(harness_int(h, "SELECT first_event_id FROM calls"), 4);
+	harness_free(h);
+}
+END_TEST
+
 /* GA CloudEvents: CallConnected means Established, CallDisconnected
  * Terminated; the \u002B-escaped offsets parse; ids are kept. */
 START_TEST(ga_connected_disconnected)
@@ -460,6 +480,7 @@ static Suite *callstate_suite(void)
 	tcase_add_test(tc, lifecycle_in_order);
 	tcase_add_test(tc, lifecycle_any_order);
 	tcase_add_test(tc, terminated_first);
+	tcase_add_test(tc, repeated_states_earliest_wins);
 	tcase_add_test(tc, ga_connected_disconnected);
 	tcase_add_test(tc, ga_shared_fixtures);
 	tcase_add_test(tc, ga_batch_reversed);
