@@ -16,7 +16,7 @@
 #include "store.h"
 
 static char tmpdir[PATH_MAX];
-static char path[PATH_MAX];
+static char path[PATH_MAX + 16];
 
 static void setup(void)
 {
