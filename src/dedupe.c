@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bloom.h"
 #include "log.h"
 #include "sqlite_error.h"
 
@@ -12,6 +13,8 @@
 #define MERGE_MAX_TAIL  1048576 /* 64 MiB of table */
 #define MERGE_RATIO     8       /* merge once the tail is 1/8 of what is merged */
 #define MERGE_CHUNK_MIN 256     /* keys per commit, at least twice the commit's rows */
+#define BLOOM_MIN_KEYS  65536
+#define BLOOM_MAX_BYTES (64u << 20) /* about 50 million keys */
 
 enum { ST_LOOKUP, ST_INSERT, ST_SET_MARK, ST_MAX_ID, ST_COUNT };
 
@@ -29,6 +32,7 @@ struct ch_dedupe {
 	struct ch_dedupe_limits limits;
 	struct ch_keyset *tail;   /* keys of rows above the mark, and since the merge began */
 	struct ch_keyset *frozen; /* the tail being merged, NULL when no merge */
+	struct ch_bloom *bloom;   /* every key of dedupe_index (and of frozen); NULL: none */
 	int64_t merged_upto;      /* meta dedupe_merged_upto */
 	/* the merge under way */
 	uint8_t *run; /* frozen's keys, sorted */
@@ -87,6 +91,29 @@ static int load_tail(struct ch_dedupe *d, struct ch_error *err)
 	return 0;
 }
 
+/* The filter in front of dedupe_index (bloom.h), from a scan of it: the
+ * index is read once at start-up, in key order.  Without memory for it the
+ * writer only looks into the index every time. */
+static int load_bloom(struct ch_dedupe *d, struct ch_error *err)
+{
+	sqlite3_stmt *st;
+	size_t first = d->merged_upto > BLOOM_MIN_KEYS ? (size_t)d->merged_upto : BLOOM_MIN_KEYS;
+	int rc;
+
+	d->bloom = ch_bloom_new(first, BLOOM_MAX_BYTES);
+	if (d->bloom == NULL)
+		return 0;
+	rc = sqlite3_prepare_v2(d->db, "SELECT key FROM dedupe_index", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail(d, rc, "dedupe filter", err);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(st, 0) == CH_KEY_LEN)
+			ch_bloom_add(d->bloom, sqlite3_column_blob(st, 0));
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : fail(d, rc, "dedupe filter", err);
+}
+
 int ch_dedupe_open(sqlite3 *db, const struct ch_dedupe_limits *limits, struct ch_dedupe **out,
                    struct ch_error *err)
 {
@@ -116,7 +143,7 @@ int ch_dedupe_open(sqlite3 *db, const struct ch_dedupe_limits *limits, struct ch
 			return -1;
 		}
 	}
-	if (load_mark(d, err) < 0 || load_tail(d, err) < 0) {
+	if (load_mark(d, err) < 0 || load_tail(d, err) < 0 || load_bloom(d, err) < 0) {
 		ch_dedupe_close(d);
 		return -1;
 	}
@@ -132,6 +159,7 @@ void ch_dedupe_close(struct ch_dedupe *d)
 		sqlite3_finalize(d->stmt[i]);
 	ch_keyset_free(d->tail);
 	ch_keyset_free(d->frozen);
+	ch_bloom_free(d->bloom);
 	free(d->run);
 	free(d);
 }
@@ -149,6 +177,8 @@ int ch_dedupe_seen(struct ch_dedupe *d, const uint8_t key[CH_KEY_LEN], bool *see
 	if (ch_keyset_reserve(d->tail) < 0)
 		return ch_error_set(err, 503, "StoreUnavailable",
 		                    "journal not writable: out of memory for dedupe keys");
+	if (d->bloom != NULL && !ch_bloom_maybe(d->bloom, key))
+		return 0; /* certainly not in dedupe_index */
 	sqlite3_bind_blob(st, 1, key, CH_KEY_LEN, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	*seen = rc == SQLITE_ROW;
@@ -204,6 +234,10 @@ static void start_merge(struct ch_dedupe *d)
 		ch_keyset_free(fresh);
 		return;
 	}
+	/* In the filter from now on: a "maybe" for a key still on its way into
+	 * the index is only a look that finds nothing yet (frozen has it). */
+	for (size_t i = 0; d->bloom != NULL && i < d->run_len; i++)
+		ch_bloom_add(d->bloom, d->run + i * CH_KEY_LEN);
 	d->frozen = d->tail;
 	d->tail = fresh;
 	d->run_pos = d->run_next = 0;

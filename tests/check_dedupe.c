@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bloom.h"
 #include "dedupe.h"
 #include "keyset.h"
 #include "log.h"
@@ -99,6 +100,47 @@ START_TEST(test_keyset_collisions_and_undo)
 		    memcmp(sorted + (i - 1) * CH_KEY_LEN, sorted + i * CH_KEY_LEN, CH_KEY_LEN) < 0);
 	free(sorted);
 	ch_keyset_free(set);
+}
+END_TEST
+
+START_TEST(test_bloom_chain_and_saturation)
+{
+	struct ch_bloom *b = ch_bloom_new(100, 1u << 20);
+	struct ch_bloom *tiny = ch_bloom_new(64, 128);
+	uint8_t key[CH_KEY_LEN];
+	unsigned false_maybe = 0;
+
+	/* 5000 keys: the chain grows from 100 and still knows every one. */
+	for (unsigned i = 0; i < 5000; i++) {
+		make_key(key, i, i);
+		key[8] = (uint8_t)i, key[12] = (uint8_t)(i >> 8); /* the probe bytes differ */
+		memcpy(key + 16, &i, sizeof(i));
+		ch_bloom_add(b, key);
+		ch_bloom_add(tiny, key);
+	}
+	for (unsigned i = 0; i < 5000; i++) {
+		make_key(key, i, i);
+		key[8] = (uint8_t)i, key[12] = (uint8_t)(i >> 8);
+		memcpy(key + 16, &i, sizeof(i));
+		ck_assert(ch_bloom_maybe(b, key));
+	}
+	/* Keys never added: "maybe" rarely (about 1% a filter). */
+	for (unsigned i = 0; i < 10000; i++) {
+		uint64_t h[2] = {(uint64_t)i * 0x9e3779b97f4a7c15u,
+		                 (uint64_t)i * 0xc2b2ae3d27d4eb4fu};
+
+		memset(key, 0x5a, sizeof(key));
+		memcpy(key + 8, h, sizeof(h));
+		false_maybe += ch_bloom_maybe(b, key);
+	}
+	ck_assert_msg(false_maybe < 800, "%u false maybes in 10000", false_maybe);
+	ck_assert_uint_gt(ch_bloom_bytes(b), 100 * 10 / 8);
+	/* Out of room: every answer is "maybe", never a wrong "no". */
+	memset(key, 0x77, sizeof(key));
+	ck_assert(ch_bloom_maybe(tiny, key));
+	ck_assert_uint_le(ch_bloom_bytes(tiny), 128);
+	ch_bloom_free(b);
+	ch_bloom_free(tiny);
 }
 END_TEST
 
@@ -301,6 +343,7 @@ static Suite *dedupe_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_keyset_collisions_and_undo);
+	tcase_add_test(tc, test_bloom_chain_and_saturation);
 	tcase_add_test(tc, test_merge_and_restart);
 	tcase_add_test(tc, test_rollback_forgets_keys);
 	tcase_add_test(tc, test_migrates_unique_journal);
