@@ -21,6 +21,9 @@
 #include "writelock.h"
 
 #define ENQUEUE_ROWS   1024 /* journal rows looked at per step */
+#define YIELD_EVERY    32   /* rows between two looks at whether intake waits */
+#define HANDLER_SHARE  5    /* handlers take at most 1/5 of the time from busy intake: rest() */
+#define YIELD_AFTER_US 300  /* a batch commits early for intake after this long */
 #define IDLE_POLL_MS   250  /* how often an idle worker looks for due retries */
 #define ERROR_PAUSE_MS 1000 /* after a store error */
 
@@ -39,6 +42,14 @@ static int64_t now_us(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
@@ -241,69 +252,91 @@ static int register_all(struct ch_plugin_set *set, struct ch_error *err)
 
 /* --- one step ------------------------------------------------------------- */
 
-/* New journal rows past the cursor become pending deliveries. */
-static int enqueue(struct ch_plugin *p, long *enqueued, struct ch_error *err)
+/* New journal rows past each handler's cursor become its pending deliveries.
+ * The handlers of one worker share the pass over the journal (one read of
+ * each row, not one per handler: with five handlers, most of whose types an
+ * event does not match, the reads were a third of a worker's time).  Runs on
+ * ps[0]'s connection, in the caller's transaction. */
+static int enqueue(struct ch_plugin **ps, size_t n, long *enqueued, struct ch_error *err)
 {
-	sqlite3 *db = p->ctx.db;
+	struct ch_plugin *p0 = ps[0];
+	sqlite3 *db = p0->ctx.db;
 	sqlite3_stmt *cur, *rows, *ins, *upd;
 	char when[CH_TIME_TEXT_SIZE];
-	int64_t cursor, last;
+	int64_t *cursor, from = INT64_MAX, last;
 	int rc = -1;
 
 	*enqueued = 0;
 	now_text(when);
-	if ((cur = stmt(p, DS_CURSOR, err)) == NULL)
-		return -1;
-	sqlite3_bind_text(cur, 1, p->ctx.name, -1, SQLITE_STATIC);
-	if (sqlite3_step(cur) != SQLITE_ROW) {
-		sqlite3_reset(cur);
-		return ch_error_set(err, 500, "HandlerNotRegistered",
-		                    "dispatch: handler \"%s\" is not in the handlers table",
-		                    p->ctx.name);
-	}
-	last = cursor = sqlite3_column_int64(cur, 0);
-	sqlite3_reset(cur);
-	if ((rows = stmt(p, DS_JOURNAL_ROWS, err)) == NULL ||
-	    (ins = stmt(p, DS_ENQUEUE, err)) == NULL || (upd = stmt(p, DS_ADVANCE, err)) == NULL)
-		return -1;
-	sqlite3_bind_int64(rows, 1, cursor);
-	sqlite3_bind_int(rows, 2, ENQUEUE_ROWS);
-	sqlite3_bind_text(ins, 1, p->ctx.name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(ins, 3, when, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(rows)) == SQLITE_ROW) {
-		const char *type = (const char *)sqlite3_column_text(rows, 1);
-
-		last = sqlite3_column_int64(rows, 0);
-		if (type == NULL || !ch_plugin_matches(p, type))
-			continue;
-		sqlite3_bind_int64(ins, 2, last);
-		if (sqlite3_step(ins) != SQLITE_DONE) {
-			db_fail(err, db, "enqueue");
-			rc = -1;
+	if ((cursor = calloc(n, sizeof(*cursor))) == NULL)
+		return ch_error_set(err, 500, "OutOfMemory", "out of memory");
+	if ((cur = stmt(p0, DS_CURSOR, err)) == NULL)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_bind_text(cur, 1, ps[i]->ctx.name, -1, SQLITE_STATIC);
+		if (sqlite3_step(cur) != SQLITE_ROW) {
+			sqlite3_reset(cur);
+			ch_error_set(err, 500, "HandlerNotRegistered",
+			             "dispatch: handler \"%s\" is not in the handlers table",
+			             ps[i]->ctx.name);
 			goto out;
 		}
-		sqlite3_reset(ins);
-		(*enqueued)++;
+		cursor[i] = sqlite3_column_int64(cur, 0);
+		from = cursor[i] < from ? cursor[i] : from;
+		sqlite3_reset(cur);
+	}
+	last = from;
+	if ((rows = stmt(p0, DS_JOURNAL_ROWS, err)) == NULL ||
+	    (ins = stmt(p0, DS_ENQUEUE, err)) == NULL || (upd = stmt(p0, DS_ADVANCE, err)) == NULL)
+		goto out;
+	sqlite3_bind_int64(rows, 1, from);
+	sqlite3_bind_int(rows, 2, ENQUEUE_ROWS);
+	sqlite3_bind_text(ins, 3, when, -1, SQLITE_STATIC);
+	for (long seen = 0; (rc = sqlite3_step(rows)) == SQLITE_ROW; seen++) {
+		const char *type = (const char *)sqlite3_column_text(rows, 1);
+
+		/* Intake waits for this transaction: stop here, the cursors say
+		 * where the next pass goes on. */
+		if (seen > 0 && seen % YIELD_EVERY == 0 && ch_write_contended()) {
+			rc = SQLITE_DONE;
+			break;
+		}
+		last = sqlite3_column_int64(rows, 0);
+		for (size_t i = 0; i < n && type != NULL; i++) {
+			if (last <= cursor[i] || !ch_plugin_matches(ps[i], type))
+				continue;
+			sqlite3_bind_text(ins, 1, ps[i]->ctx.name, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(ins, 2, last);
+			rc = sqlite3_step(ins);
+			sqlite3_reset(ins);
+			if (rc != SQLITE_DONE) {
+				rc = db_fail(err, db, "enqueue");
+				goto out;
+			}
+			(*enqueued)++;
+		}
 	}
 	if (rc != SQLITE_DONE) {
-		db_fail(err, db, "read journal");
-		rc = -1;
+		rc = db_fail(err, db, "read journal");
 		goto out;
 	}
 	rc = 0;
-	if (last != cursor) {
-		sqlite3_bind_text(upd, 1, p->ctx.name, -1, SQLITE_STATIC);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (last <= cursor[i])
+			continue;
+		sqlite3_bind_text(upd, 1, ps[i]->ctx.name, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(upd, 2, last);
 		if (sqlite3_step(upd) != SQLITE_DONE)
 			rc = db_fail(err, db, "advance cursor");
-		*enqueued += *enqueued == 0; /* the cursor moved: that was work too */
+		sqlite3_reset(upd);
+		*enqueued += *enqueued == 0; /* a cursor moved: that was work too */
 	}
 out:
 	/* No statement may stay mid-step: an open read would keep the
 	 * connection's snapshot (see load_event). */
-	sqlite3_reset(rows);
-	sqlite3_reset(ins);
-	sqlite3_reset(upd);
+	for (int i = DS_CURSOR; i <= DS_ADVANCE; i++)
+		sqlite3_reset(p0->dispatch_stmts[i]);
+	free(cursor);
 	return rc;
 }
 
@@ -345,6 +378,8 @@ static int claim(struct ch_plugin *p, const struct ch_dispatch_options *o, struc
 		rc = sqlite3_step(sel);
 	}
 	for (; rc == SQLITE_ROW && n < (size_t)o->batch; rc = sqlite3_step(sel)) {
+		if (n > 0 && n % YIELD_EVERY == 0 && ch_write_contended())
+			break; /* intake waits: claim the rest next time */
 		out[n].event_id = sqlite3_column_int64(sel, 0);
 		out[n].attempts = (long)sqlite3_column_int64(sel, 1) + 1;
 		n++;
@@ -533,6 +568,7 @@ static int run(struct ch_plugin *p, const struct claim *claims, size_t n,
 	sqlite3_stmt *sel = NULL, *upd = NULL;
 	char when[CH_TIME_TEXT_SIZE];
 	bool handler_txn, may_block = p->desc->flags & CH_HANDLER_OWN_THREAD;
+	int64_t txn_since = 0; /* when the open transaction began */
 	int rc = -1;
 
 	now_text(when);
@@ -570,8 +606,14 @@ static int run(struct ch_plugin *p, const struct claim *claims, size_t n,
 		 * (OWN_THREAD): if that call never returns, the lock taken for
 		 * this event's writes would stop intake with it.  And intake
 		 * never waits for the rest of a batch. */
-		if ((!handler_txn || may_block || ch_write_contended()) && commit(&p->ctx, err) < 0)
-			goto out;
+		if (p->ctx.in_txn && txn_since == 0)
+			txn_since = mono_us();
+		if (!handler_txn || may_block ||
+		    (ch_write_contended() && mono_us() - txn_since >= YIELD_AFTER_US)) {
+			txn_since = 0;
+			if (commit(&p->ctx, err) < 0)
+				goto out;
+		}
 	}
 	rc = commit(&p->ctx, err);
 out:
@@ -581,14 +623,51 @@ out:
 	return rc;
 }
 
+/* Claim what is due and run it: one transaction counts the attempts, the
+ * next holds the handler's writes and the outcomes. */
+static int claim_and_run(struct ch_plugin *p, const struct ch_dispatch_options *o, long *did,
+                         struct ch_error *err)
+{
+	struct claim *claims;
+	long quarantined = 0;
+	size_t n = 0;
+	int rc;
+
+	if ((claims = calloc((size_t)o->batch, sizeof(*claims))) == NULL)
+		return ch_error_set(err, 500, "OutOfMemory", "out of memory");
+	rc = begin(&p->ctx, err);
+	if (rc == 0)
+		rc = claim(p, o, claims, &n, &quarantined, err);
+	if (rc == 0)
+		rc = commit(&p->ctx, err); /* the attempts are counted before anything runs */
+	else
+		rollback(&p->ctx);
+	if (rc == 0 && n > 0)
+		rc = run(p, claims, n, o, err);
+	free(claims);
+	*did += quarantined + (long)n;
+	return rc;
+}
+
+int ch_dispatch_enqueue(struct ch_plugin **ps, size_t n, long *did, struct ch_error *err)
+{
+	long enqueued = 0;
+	int rc = begin(&ps[0]->ctx, err);
+
+	if (rc == 0)
+		rc = enqueue(ps, n, &enqueued, err);
+	if (rc == 0)
+		rc = commit(&ps[0]->ctx, err);
+	else
+		rollback(&ps[0]->ctx);
+	*did += enqueued;
+	return rc;
+}
+
 int ch_dispatch_step(sqlite3 *db, struct ch_plugin *p, const struct ch_dispatch_options *opts,
                      long *did, struct ch_error *err)
 {
 	struct ch_dispatch_options o;
-	struct claim *claims;
-	long enqueued = 0, quarantined = 0;
-	size_t n = 0;
-	int rc;
 
 	*did = 0;
 	fill_defaults(opts, &o);
@@ -596,22 +675,9 @@ int ch_dispatch_step(sqlite3 *db, struct ch_plugin *p, const struct ch_dispatch_
 		return ch_error_set(err, 500, "InternalError",
 		                    "dispatch: handler \"%s\" runs on another connection",
 		                    p->ctx.name);
-	if ((claims = calloc((size_t)o.batch, sizeof(*claims))) == NULL)
-		return ch_error_set(err, 500, "OutOfMemory", "out of memory");
-	rc = begin(&p->ctx, err);
-	if (rc == 0)
-		rc = enqueue(p, &enqueued, err);
-	if (rc == 0)
-		rc = claim(p, &o, claims, &n, &quarantined, err);
-	if (rc == 0)
-		rc = commit(&p->ctx, err); /* the attempts are counted before anything runs */
-	else
-		rollback(&p->ctx);
-	if (rc == 0 && n > 0)
-		rc = run(p, claims, n, &o, err);
-	free(claims);
-	*did = enqueued + quarantined + (long)n;
-	return rc;
+	if (ch_dispatch_enqueue(&p, 1, did, err) < 0)
+		return -1;
+	return claim_and_run(p, &o, did, err);
 }
 
 /* --- replay --------------------------------------------------------------- */
@@ -738,30 +804,63 @@ static void reopen_plugins(struct worker *w)
 	}
 }
 
+/* Intake first.  While the journal writer is committing, a worker that has
+ * just worked rests HANDLER_SHARE - 1 times as long as it worked, so the
+ * handlers take at most 1/HANDLER_SHARE of the time (the write lock, a core,
+ * the disk) from intake: an acknowledged callback is what a sender waits
+ * for, a derived row can come a little later.  They catch up as soon as
+ * intake pauses.  With all->lock held; wakes early only to stop or reopen. */
+static void rest(struct ch_workers *all, int64_t us)
+{
+	struct timespec ts;
+	unsigned long reopens = all->reopens;
+
+	if (us <= 0)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += us / 1000000;
+	ts.tv_nsec += (us % 1000000) * 1000;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	while (!all->stopping && all->reopens == reopens &&
+	       pthread_cond_timedwait(&all->wake, &all->lock, &ts) == 0)
+		;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct ch_workers *all = w->all;
+	struct ch_dispatch_options opts;
 	unsigned long seen;
 	bool failing = false;
+
+	fill_defaults(&all->opts, &opts);
 
 	pthread_mutex_lock(&all->lock);
 	seen = all->kicks;
 	while (!all->stopping) {
 		long total = 0, pause_ms = IDLE_POLL_MS;
 		bool reopen = w->reopen_seen != all->reopens;
+		int64_t started;
 
 		w->reopen_seen = all->reopens;
 		seen = all->kicks;
 		pthread_mutex_unlock(&all->lock);
+		started = mono_us();
 		if (reopen)
 			reopen_plugins(w);
 		for (size_t i = 0; i < w->n; i++) {
 			struct ch_error err;
 			long did = 0;
+			/* The worker's handlers share one enqueue pass (enqueue()). */
+			int rc = i == 0 ? ch_dispatch_enqueue(w->plugins, w->n, &did, &err) : 0;
 
-			if (ch_dispatch_step(w->plugins[i]->ctx.db, w->plugins[i], &all->opts, &did,
-			                     &err) < 0) {
+			if (rc == 0)
+				rc = claim_and_run(w->plugins[i], &opts, &did, &err);
+			if (rc < 0) {
 				if (!failing)
 					ch_error_log("handler=%s dispatch failed, will retry: %s",
 					             w->plugins[i]->ctx.name, err.message);
@@ -773,8 +872,13 @@ static void *worker_main(void *arg)
 			total += did;
 		}
 		pthread_mutex_lock(&all->lock);
-		if (total > 0 && pause_ms != ERROR_PAUSE_MS)
-			continue; /* more may be waiting: go again at once */
+		if (total > 0 && pause_ms != ERROR_PAUSE_MS) {
+			/* More may be waiting: go again, at once unless intake committed
+			 * meanwhile (each commit kicks the workers). */
+			if (all->kicks != seen)
+				rest(all, (mono_us() - started) * (HANDLER_SHARE - 1));
+			continue;
+		}
 		if (all->kicks == seen && !all->stopping && w->reopen_seen == all->reopens) {
 			struct timespec ts;
 

@@ -44,6 +44,12 @@ int ch_dispatch_register(struct sqlite3 *db, const struct ch_plugin *p, struct c
 int ch_dispatch_step(struct sqlite3 *db, struct ch_plugin *p, const struct ch_dispatch_options *o,
                      long *did, struct ch_error *err);
 
+/* The enqueue part of a step for several handlers at once, in one
+ * transaction on ps[0]'s connection: one read of the new journal rows, each
+ * handler getting the rows past its own cursor that its patterns match (a
+ * worker's handlers share it).  *did as for ch_dispatch_step. */
+int ch_dispatch_enqueue(struct ch_plugin **ps, size_t n, long *did, struct ch_error *err);
+
 /* callhookctl replay: run the handler over every journal row it matches
  * (with event time >= since_us when since_us > 0), in journal order, in
  * batches; each row's delivery ends 'done' (or failed/dead as in a step).

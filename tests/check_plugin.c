@@ -329,12 +329,57 @@ START_TEST(test_new_handler_and_replay)
 }
 END_TEST
 
+/* The handlers of one worker share a pass over the journal: each gets the
+ * rows past its own cursor that its patterns match, and every cursor ends at
+ * the last row read. */
+START_TEST(test_shared_enqueue)
+{
+	struct ch_harness *h = harness_new(PROBE, no_options);
+	struct ch_plugin *ps[2];
+	struct ch_error err;
+	long did = 0;
+
+	ps[0] = harness_load_plugin(PROBE, "all", no_options, harness_db(h));
+	ps[1] = harness_load_plugin(
+	    PROBE, "dtmfonly",
+	    (const char *const[]){"events=Microsoft.Communication.DtmfReceived", NULL},
+	    harness_db(h));
+	ck_assert_int_eq(ch_dispatch_register(harness_db(h), ps[0], &err), 0);
+	ck_assert_int_eq(ch_dispatch_register(harness_db(h), ps[1], &err), 0);
+	harness_post_file(h, EST);
+	harness_post_file(h, DTMF);
+	harness_post_file(h, TERM);
+	/* "all" has seen the first row already, "dtmfonly" nothing. */
+	ck_assert_int_eq(sqlite3_exec(harness_db(h),
+	                              "UPDATE handlers SET cursor = 1 WHERE name = 'all'", NULL,
+	                              NULL, NULL),
+	                 SQLITE_OK);
+	ck_assert_int_eq(ch_dispatch_enqueue(ps, 2, &did, &err), 0);
+	ck_assert_int_eq(did, 3);
+	harness_assert_rows(h,
+	                    "SELECT handler, event_id, state FROM deliveries"
+	                    " WHERE handler IN ('all', 'dtmfonly') ORDER BY 1, 2",
+	                    "all|2|pending;all|3|pending;dtmfonly|2|pending");
+	ck_assert_int_eq(harness_int(h, "SELECT count(*) FROM handlers WHERE name IN ('all', "
+	                                "'dtmfonly') AND cursor = 3"),
+	                 2);
+	/* Nothing new: nothing to do, and the cursors stay. */
+	did = 0;
+	ck_assert_int_eq(ch_dispatch_enqueue(ps, 2, &did, &err), 0);
+	ck_assert_int_eq(did, 0);
+	ch_plugin_unload(ps[0]);
+	ch_plugin_unload(ps[1]);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *plugin_suite(void)
 {
 	Suite *s = suite_create("plugin");
 	TCase *tc = tcase_create("host");
 
 	tcase_add_test(tc, test_patterns);
+	tcase_add_test(tc, test_shared_enqueue);
 	tcase_add_test(tc, test_load_errors);
 	tcase_add_test(tc, test_accessors);
 	tcase_add_test(tc, test_events_override);
