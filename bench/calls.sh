@@ -31,11 +31,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
-top=$(dirname "$here")
-CALLHOOKD=${CALLHOOKD:-$top/build/src/callhookd}
-build_dir=$(cd "$(dirname "$CALLHOOKD")/.." 2>/dev/null && pwd || echo "$top/build")
+bench_paths
 EMULATOR=${EMULATOR:-$(dirname "$CALLHOOKD")/callhookd-emulator}
-HANDLERS_DIR=${HANDLERS_DIR:-$build_dir/handlers}
 FORMAT=${FORMAT:-cloudevents}
 STEP_DELAY=${STEP_DELAY:-20ms}
 PLAY_DURATION=${PLAY_DURATION:-50ms}
@@ -47,13 +44,7 @@ export CALLS=${CALLS:-200} CONCURRENCY=${CONCURRENCY:-20} POLL_MS=${POLL_MS:-5}
 [ -f "$HANDLERS_DIR/callstate.so" ] || die "no built-in handlers in $HANDLERS_DIR (set HANDLERS_DIR)"
 command -v python3 >/dev/null || die "python3 is needed"
 
-dir=${BENCH_DIR:-}
-if [ -z "$dir" ]; then
-	dir=$(mktemp -d "${TMPDIR:-/tmp}/callhookd-calls.XXXXXX")
-else
-	mkdir -p "$dir"
-	dir=$(mktemp -d "$dir/calls.XXXXXX")
-fi
+dir=$(bench_tmpdir callhookd-calls)
 daemon_pid='' emu_pid=''
 cleanup() {
 	# only the two processes this script started, by pid

@@ -76,10 +76,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
-top=$(dirname "$here")
-CALLHOOKD=${CALLHOOKD:-$top/build/src/callhookd}
-build_dir=$(cd "$(dirname "$CALLHOOKD")/.." 2>/dev/null && pwd || echo "$top/build")
-HANDLERS_DIR=${HANDLERS_DIR:-$build_dir/handlers}
+bench_paths
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
@@ -109,12 +106,7 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 4096 ]; then
 	fi
 fi
 
-if [ -n "${BENCH_DIR:-}" ]; then
-	mkdir -p "$BENCH_DIR"
-	tmp=$(mktemp -d "$BENCH_DIR/callhookd-hardening.XXXXXX")
-else
-	tmp=$(mktemp -d "${TMPDIR:-/tmp}/callhookd-hardening.XXXXXX")
-fi
+tmp=$(bench_tmpdir callhookd-hardening)
 server_pid=
 server2_pid=
 reader_pids=()

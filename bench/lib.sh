@@ -1,10 +1,29 @@
 # shellcheck shell=bash disable=SC2034 # R is read by the scripts sourcing this
-# bench/lib.sh - shell helpers shared by bench/run.sh and bench/hardening.sh.
+# bench/lib.sh - shell helpers shared by bench/run.sh, hardening.sh and calls.sh.
 # Sourced, not run.
 
 die() {
 	echo "bench: $*" >&2
 	exit 2
+}
+
+# The binaries, from the environment or next to this checkout's build/:
+# sets top, CALLHOOKD, build_dir and HANDLERS_DIR (here: the bench folder).
+bench_paths() {
+	top=$(dirname "$here")
+	CALLHOOKD=${CALLHOOKD:-$top/build/src/callhookd}
+	build_dir=$(cd "$(dirname "$CALLHOOKD")/.." 2>/dev/null && pwd || echo "$top/build")
+	HANDLERS_DIR=${HANDLERS_DIR:-$build_dir/handlers}
+}
+
+# A new directory for journals and logs, under BENCH_DIR when set; prints it.
+bench_tmpdir() { # name
+	if [ -n "${BENCH_DIR:-}" ]; then
+		mkdir -p "$BENCH_DIR"
+		mktemp -d "$BENCH_DIR/$1.XXXXXX"
+	else
+		mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX"
+	fi
 }
 
 # Wait for "listening on 127.0.0.1:PORT" in a server's log; print PORT.

@@ -45,10 +45,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
-top=$(dirname "$here")
-CALLHOOKD=${CALLHOOKD:-$top/build/src/callhookd}
-build_dir=$(cd "$(dirname "$CALLHOOKD")/.." 2>/dev/null && pwd || echo "$top/build")
-HANDLERS_DIR=${HANDLERS_DIR:-$build_dir/handlers}
+bench_paths
 CALLHOOKCTL=${CALLHOOKCTL:-$(dirname "$CALLHOOKD")/callhookctl}
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-32}
@@ -69,12 +66,7 @@ if [ "$SYSCALLS" = 1 ] && ! command -v perf >/dev/null; then
 	die "SYSCALLS=1 needs perf"
 fi
 
-if [ -n "${BENCH_DIR:-}" ]; then
-	mkdir -p "$BENCH_DIR"
-	tmp=$(mktemp -d "$BENCH_DIR/callhookd-bench.XXXXXX")
-else
-	tmp=$(mktemp -d "${TMPDIR:-/tmp}/callhookd-bench.XXXXXX")
-fi
+tmp=$(bench_tmpdir callhookd-bench)
 server_pid=
 cleanup() {
 	if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then

@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include "base64.h"
 #include "timefmt.h"
 
 #define SIGNED_HEADERS "x-ms-date;host;x-ms-content-sha256"
@@ -30,36 +31,6 @@
 static const char *const wdays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-
-/* ---- base64 ------------------------------------------------------------ */
-
-static bool is_b64_char(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '+' || c == '/';
-}
-
-/* Strict padded base64 into out (room for len / 4 * 3 bytes).  EVP_DecodeBlock
- * skips whitespace, takes '=' anywhere and counts padding as zero bytes, so
- * the alphabet and padding are checked first and the padding subtracted
- * after.  The decoded length, or -1. */
-static long b64_decode(const char *in, size_t len, unsigned char *out)
-{
-	size_t pad = 0;
-
-	if (len == 0 || len % 4 != 0 || len > INT_MAX)
-		return -1;
-	if (in[len - 1] == '=')
-		pad = in[len - 2] == '=' ? 2 : 1;
-	for (size_t i = 0; i < len - pad; i++)
-		if (!is_b64_char((unsigned char)in[i]))
-			return -1;
-
-	int n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
-	if (n < 0 || (size_t)n < pad)
-		return -1;
-	return (long)((size_t)n - pad);
-}
 
 int ch_acs_decode_key(const char *base64, unsigned char *key, size_t *key_len, struct ch_error *err)
 {
@@ -73,7 +44,7 @@ int ch_acs_decode_key(const char *base64, unsigned char *key, size_t *key_len, s
 	if (len > KEY_B64_MAX)
 		return ch_error_set(err, 500, "ConfigError",
 		                    "the access key is longer than %d bytes", CH_ACS_KEY_MAX);
-	n = b64_decode(base64, len, buf);
+	n = ch_base64_decode(base64, len, buf);
 	if (n <= 0) {
 		OPENSSL_cleanse(buf, sizeof(buf));
 		return ch_error_set(err, 500, "ConfigError", "the access key is not valid base64");
@@ -438,7 +409,7 @@ int ch_acs_verify(const unsigned char *key, size_t key_len, const char *method,
 
 		memcpy(sig, signature, sig_len);
 		sig[sig_len] = '\0';
-		n = b64_decode(sig, sig_len, presented);
+		n = ch_base64_decode(sig, sig_len, presented);
 	}
 	if (n != DIGEST_LEN)
 		return unauthorized(err, "Authorization Signature is not a base64 HMAC-SHA256");

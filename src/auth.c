@@ -19,6 +19,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "base64.h"
 #include "jwks.h"
 #include "jwt.h"
 #include "log.h"
@@ -84,38 +85,6 @@ const char *ch_auth_mode_name(enum ch_auth_mode mode)
 	return "unknown";
 }
 
-/* ---- base64 ------------------------------------------------------------ */
-
-static bool is_b64_char(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '+' || c == '/';
-}
-
-/* Strict standard base64 (padded) into out, which must hold len / 4 * 3 bytes.
- * EVP_DecodeBlock alone is too lenient for this: it silently trims leading and
- * trailing whitespace and other non-alphabet characters, decodes '=' anywhere
- * as zero bits, and counts padding in its result.  So the alphabet and the
- * padding are checked here first and the padding is subtracted afterwards.
- * Returns the decoded length, or -1 when in is not valid base64. */
-static long b64_decode(const char *in, size_t len, unsigned char *out)
-{
-	size_t pad = 0;
-
-	if (len == 0 || len % 4 != 0 || len > INT_MAX)
-		return -1;
-	if (in[len - 1] == '=')
-		pad = in[len - 2] == '=' ? 2 : 1;
-	for (size_t i = 0; i < len - pad; i++)
-		if (!is_b64_char((unsigned char)in[i]))
-			return -1;
-
-	int n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
-	if (n < 0 || (size_t)n < pad)
-		return -1;
-	return (long)((size_t)n - pad);
-}
-
 /* ---- configuration ----------------------------------------------------- */
 
 int ch_auth_add_secret(struct ch_auth *auth, const char *secret, struct ch_error *err)
@@ -145,7 +114,7 @@ int ch_auth_add_secret(struct ch_auth *auth, const char *secret, struct ch_error
 		bytes = malloc(b64_len / 4 * 3 + 1);
 		if (bytes == NULL)
 			return ch_error_set(err, 500, "ConfigError", "out of memory");
-		long n = b64_decode(b64, b64_len, bytes);
+		long n = ch_base64_decode(b64, b64_len, bytes);
 		if (n < 0) {
 			OPENSSL_cleanse(bytes, b64_len / 4 * 3 + 1);
 			free(bytes);
@@ -600,7 +569,7 @@ static int check_hmac(const struct ch_auth *auth, const struct ch_auth_request *
 		if (len == 3 + SIG_B64_LEN && strncmp(p, "v1,", 3) == 0) {
 			unsigned char sig[SIG_B64_LEN / 4 * 3];
 			n_v1++;
-			if (b64_decode(p + 3, SIG_B64_LEN, sig) == DIGEST_LEN)
+			if (ch_base64_decode(p + 3, SIG_B64_LEN, sig) == DIGEST_LEN)
 				for (size_t k = 0; k < auth->n_keys; k++)
 					match |= CRYPTO_memcmp(sig, expected[k], DIGEST_LEN) == 0;
 		} else if (strncmp(p, "v1,", 3) == 0) {

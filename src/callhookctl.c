@@ -31,7 +31,7 @@
 #include "timefmt.h"
 
 #define EXIT_RUNTIME 1
-#define EXIT_USAGE   2
+#define EXIT_USAGE   CTL_EXIT_USAGE
 
 /* Option bits: what was given, and what each command accepts. */
 enum {
@@ -83,19 +83,6 @@ static void usage(FILE *out)
 	      out);
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("callhookctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs(" (see callhookctl --help)\n", stderr);
-	return EXIT_USAGE;
-}
-
 /* YYYY-MM-DD alone means that day's UTC midnight. */
 static int parse_time(const char *text, int64_t *us)
 {
@@ -142,7 +129,7 @@ static int take_value(struct ctl *c, unsigned bit, const char *value)
 	case O_UNTIL:
 		if (parse_time(value, bit == O_SINCE ? &c->filter.since_us : &c->filter.until_us) <
 		    0)
-			return usage_error(
+			return ctl_usage_error(
 			    "--%s: \"%.100s\" is not an RFC 3339 date-time or YYYY-MM-DD",
 			    bit_names[bit_index(bit)], value);
 		c->filter.has_since |= bit == O_SINCE;
@@ -159,13 +146,13 @@ static int take_value(struct ctl *c, unsigned bit, const char *value)
 		return 0;
 	case O_LIMIT:
 		if (parse_int(value, 0, 1000000000, &n) < 0)
-			return usage_error(
+			return ctl_usage_error(
 			    "--limit: \"%.100s\" is not a count from 0 to 1000000000", value);
 		c->filter.limit = (long)n;
 		return 0;
 	case O_EVENT:
 		if (parse_int(value, 1, INT64_MAX, &n) < 0)
-			return usage_error("--event: \"%.100s\" is not a journal id", value);
+			return ctl_usage_error("--event: \"%.100s\" is not a journal id", value);
 		c->filter.event = n;
 		return 0;
 	default:
@@ -211,8 +198,8 @@ static int parse_option(struct ctl *c, int opt, char **argv)
 		return -1;
 	case OPT_FORMAT:
 		if (ctl_format_parse(optarg, &c->print.format) < 0)
-			return usage_error("--format: \"%.100s\" is not table, csv or json",
-			                   optarg);
+			return ctl_usage_error("--format: \"%.100s\" is not table, csv or json",
+			                       optarg);
 		return -1;
 	case 'V':
 		printf("callhookctl %s\n", PACKAGE_VERSION);
@@ -221,18 +208,18 @@ static int parse_option(struct ctl *c, int opt, char **argv)
 		usage(stdout);
 		return 0;
 	case ':':
-		return usage_error("option %.100s needs a value", as_typed);
+		return ctl_usage_error("option %.100s needs a value", as_typed);
 	case '?':
 		if (optopt > 0 && optopt < 128 && optopt != ':' && optopt != '?') {
 			char name[3] = {'-', (char)optopt, '\0'};
 
-			return usage_error("unknown option %s", name);
+			return ctl_usage_error("unknown option %s", name);
 		}
 		for (const struct option *o = long_options; o->name != NULL; o++) {
 			if (optopt != 0 && o->val == optopt)
-				return usage_error("option --%s takes no value", o->name);
+				return ctl_usage_error("option --%s takes no value", o->name);
 		}
-		return usage_error("unknown option %.100s", as_typed);
+		return ctl_usage_error("unknown option %.100s", as_typed);
 	default: {
 		unsigned bit = (unsigned)(opt - OPT_BIT);
 		int rc;
@@ -417,14 +404,14 @@ static const struct command *find_command(const struct ctl *c, int *rc)
 			return cmd;
 	}
 	if (!known)
-		*rc = usage_error("unknown command \"%.100s\"", word);
+		*rc = ctl_usage_error("unknown command \"%.100s\"", word);
 	else if (sub == NULL)
-		*rc = usage_error("%s: a subcommand is missing", word);
+		*rc = ctl_usage_error("%s: a subcommand is missing", word);
 	else if (strcmp(word, "report") == 0)
-		*rc = usage_error(
+		*rc = ctl_usage_error(
 		    "unknown report \"%.100s\": calls, participants, dtmf, media or daily", sub);
 	else
-		*rc = usage_error("%s: unknown subcommand \"%.100s\"", word, sub);
+		*rc = ctl_usage_error("%s: unknown subcommand \"%.100s\"", word, sub);
 	return NULL;
 }
 
@@ -438,25 +425,26 @@ static int check_command(struct ctl *c, const struct command *cmd)
 	if (cmd->run == run_report && !ctl_report_takes_call(ctl_report_find(c->words[1])))
 		extra |= c->given & O_CALL;
 	if (extra != 0)
-		return usage_error("option --%s does not apply to %s%s%s",
-		                   bit_names[bit_index(extra & -extra)], c->words[0],
-		                   cmd->sub ? " " : "", cmd->sub ? c->words[1] : "");
+		return ctl_usage_error("option --%s does not apply to %s%s%s",
+		                       bit_names[bit_index(extra & -extra)], c->words[0],
+		                       cmd->sub ? " " : "", cmd->sub ? c->words[1] : "");
 	if (c->n_words > words + cmd->args)
-		return usage_error("unexpected argument \"%.100s\"", c->words[words + cmd->args]);
+		return ctl_usage_error("unexpected argument \"%.100s\"",
+		                       c->words[words + cmd->args]);
 	if (c->n_words < words + cmd->args)
-		return usage_error("%s %s: an argument is missing", c->words[0], c->words[1]);
+		return ctl_usage_error("%s %s: an argument is missing", c->words[0], c->words[1]);
 	if (cmd->run == run_events_show) {
 		if (parse_int(c->words[2], 1, INT64_MAX, &id) < 0)
-			return usage_error("events show: \"%.100s\" is not a journal id",
-			                   c->words[2]);
+			return ctl_usage_error("events show: \"%.100s\" is not a journal id",
+			                       c->words[2]);
 		c->filter.event = id;
 	}
 	if (cmd->run == run_dead_retry && !(c->given & (O_EVENT | O_ALL)))
-		return usage_error("dead retry: say which: --event ID or --all");
+		return ctl_usage_error("dead retry: say which: --event ID or --all");
 	if (cmd->run == run_dead_retry && (c->given & O_EVENT) && (c->given & O_ALL))
-		return usage_error("dead retry: --event and --all exclude each other");
+		return ctl_usage_error("dead retry: --event and --all exclude each other");
 	if (cmd->run == run_replay && !(c->given & O_HANDLER))
-		return usage_error("replay: --handler NAME is required");
+		return ctl_usage_error("replay: --handler NAME is required");
 	return -1;
 }
 
@@ -518,7 +506,7 @@ int main(int argc, char **argv)
 	if ((rc = parse_args(&c, argc, argv)) >= 0)
 		return rc;
 	if (c.n_words == 0)
-		return usage_error("a command is missing");
+		return ctl_usage_error("a command is missing");
 	if ((cmd = find_command(&c, &rc)) == NULL)
 		return rc;
 	if ((rc = check_command(&c, cmd)) >= 0)

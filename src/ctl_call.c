@@ -26,6 +26,7 @@
 #include <yajl/yajl_gen.h>
 
 #include "acs_client.h"
+#include "ctl_output.h"
 #include "autoconfig.h" /* PACKAGE_VERSION */
 #include "config.h"
 #include "json.h"
@@ -73,19 +74,6 @@ struct sub {
 	unsigned required; /* C_* it needs */
 	int (*build)(const struct call *c, yajl_gen g, char *path, size_t path_size);
 };
-
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("callhookctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs(" (see callhookctl --help)\n", stderr);
-	return CTL_CALL_EXIT_USAGE;
-}
 
 static void call_usage(FILE *out)
 {
@@ -385,11 +373,11 @@ static int printable(const char *s)
 static int check_arg(const char *what, const char *v)
 {
 	if (*v == '\0')
-		return usage_error("%s is empty", what);
+		return ctl_usage_error("%s is empty", what);
 	if (strlen(v) > MAX_ARG)
-		return usage_error("%s is longer than %d bytes", what, MAX_ARG);
+		return ctl_usage_error("%s is longer than %d bytes", what, MAX_ARG);
 	if (!printable(v))
-		return usage_error("%s has a control character", what);
+		return ctl_usage_error("%s has a control character", what);
 	return 0;
 }
 
@@ -399,13 +387,15 @@ static int check_phone(const char *what, const char *v)
 	size_t digits = 0;
 
 	if (p == NULL || p[0] != '+')
-		return usage_error("%s: \"%.60s\" is not a phone number (+ and digits)", what, v);
+		return ctl_usage_error("%s: \"%.60s\" is not a phone number (+ and digits)", what,
+		                       v);
 	for (const char *d = p + 1; *d != '\0'; d++, digits++)
 		if (*d < '0' || *d > '9')
-			return usage_error("%s: \"%.60s\" is not a phone number (+ and digits)",
-			                   what, v);
+			return ctl_usage_error("%s: \"%.60s\" is not a phone number (+ and digits)",
+			                       what, v);
 	if (digits < 2 || digits > 15)
-		return usage_error("%s: \"%.60s\" is not a phone number (2 to 15 digits)", what, v);
+		return ctl_usage_error("%s: \"%.60s\" is not a phone number (2 to 15 digits)", what,
+		                       v);
 	return 0;
 }
 
@@ -428,7 +418,7 @@ static int take(struct call *c, unsigned bit, const char *v)
 
 	snprintf(flag, sizeof(flag), "--%s", what);
 	if (bit != C_TARGET && bit != C_PARTICIPANT && (c->given & bit) && bit != C_LOOP)
-		return usage_error("%s given twice", flag);
+		return ctl_usage_error("%s given twice", flag);
 	c->given |= bit;
 	if (bit == C_LOOP)
 		return 0;
@@ -444,7 +434,7 @@ static int take(struct call *c, unsigned bit, const char *v)
 		size_t *n = bit == C_TARGET ? &c->n_targets : &c->n_participants;
 
 		if (*n == MAX_IDS)
-			return usage_error("more than %d %s options", MAX_IDS, flag);
+			return ctl_usage_error("more than %d %s options", MAX_IDS, flag);
 		list[(*n)++] = v;
 		return 0;
 	}
@@ -453,7 +443,7 @@ static int take(struct call *c, unsigned bit, const char *v)
 		struct ch_error err = {0};
 
 		if (ch_url_parse(v, &u, &err) < 0)
-			return usage_error("--callback-uri: %s", err.message);
+			return ctl_usage_error("--callback-uri: %s", err.message);
 		c->callback = v;
 		return 0;
 	}
@@ -511,12 +501,12 @@ static int parse_args(struct call *c, int argc, char **argv)
 			else if (strcmp(optarg, "table") == 0)
 				c->json = false;
 			else
-				return usage_error("--format: \"%.100s\" is not table or json",
-				                   optarg);
+				return ctl_usage_error("--format: \"%.100s\" is not table or json",
+				                       optarg);
 			break;
 		case OPT_FOREIGN:
-			return usage_error("option --%s does not apply to call",
-			                   options[longindex].name);
+			return ctl_usage_error("option --%s does not apply to call",
+			                       options[longindex].name);
 		case 'V':
 			printf("callhookctl %s\n", PACKAGE_VERSION);
 			return 0;
@@ -524,11 +514,11 @@ static int parse_args(struct call *c, int argc, char **argv)
 			call_usage(stdout);
 			return 0;
 		case ':':
-			return usage_error("option %.100s needs a value", as_typed);
+			return ctl_usage_error("option %.100s needs a value", as_typed);
 		case '?':
 			if (optopt == OPT_BIT + 6 || optopt == OPT_FOREIGN)
-				return usage_error("option %.100s takes no value", as_typed);
-			return usage_error("unknown option %.100s", as_typed);
+				return ctl_usage_error("option %.100s takes no value", as_typed);
+			return ctl_usage_error("unknown option %.100s", as_typed);
 		default:
 			if ((rc = take(c, 1u << (opt - OPT_BIT), optarg)) != 0)
 				return rc;
@@ -546,15 +536,16 @@ static const struct sub *check_sub(const struct call *c, int *rc)
 	unsigned extra, missing;
 
 	if (c->n_words < 2) {
-		*rc = usage_error("call: a subcommand is missing: create, hangup, play, cancel, "
-		                  "invite or remove");
+		*rc =
+		    ctl_usage_error("call: a subcommand is missing: create, hangup, play, cancel, "
+		                    "invite or remove");
 		return NULL;
 	}
 	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
 		if (strcmp(subs[i].name, c->words[1]) == 0)
 			s = &subs[i];
 	if (s == NULL) {
-		*rc = usage_error(
+		*rc = ctl_usage_error(
 		    "call: unknown subcommand \"%.100s\": create, hangup, play, cancel, "
 		    "invite or remove",
 		    c->words[1]);
@@ -563,22 +554,22 @@ static const struct sub *check_sub(const struct call *c, int *rc)
 	extra = c->given & ~s->options;
 	missing = s->required & ~c->given;
 	if (extra != 0) {
-		*rc = usage_error("option --%s does not apply to call %s",
-		                  c_names[__builtin_ctz(extra)], s->name);
+		*rc = ctl_usage_error("option --%s does not apply to call %s",
+		                      c_names[__builtin_ctz(extra)], s->name);
 		return NULL;
 	}
 	if (missing != 0) {
-		*rc = usage_error("call %s: --%s is required", s->name,
-		                  c_names[__builtin_ctz(missing)]);
+		*rc = ctl_usage_error("call %s: --%s is required", s->name,
+		                      c_names[__builtin_ctz(missing)]);
 		return NULL;
 	}
 	if (c->n_words > 2 + s->args) {
-		*rc = usage_error("unexpected argument \"%.100s\"", c->words[2 + s->args]);
+		*rc = ctl_usage_error("unexpected argument \"%.100s\"", c->words[2 + s->args]);
 		return NULL;
 	}
 	if (c->n_words < 2 + s->args) {
-		*rc = usage_error("call %s: %s is missing", s->name,
-		                  c->n_words == 2 ? "CALLID" : "PARTICIPANTID");
+		*rc = ctl_usage_error("call %s: %s is missing", s->name,
+		                      c->n_words == 2 ? "CALLID" : "PARTICIPANTID");
 		return NULL;
 	}
 	for (int i = 2; i < c->n_words; i++) {
@@ -742,7 +733,7 @@ static int send_call(const struct call *c, const struct sub *s)
 	}
 	yajl_gen_config(g, yajl_gen_validate_utf8, 1);
 	if (s->build(&local, g, path, sizeof(path)) < 0) {
-		rc = usage_error("an argument is not valid UTF-8 or too long for the request");
+		rc = ctl_usage_error("an argument is not valid UTF-8 or too long for the request");
 		goto out;
 	}
 	yajl_gen_get_buf(g, &body, &body_len);
@@ -771,7 +762,7 @@ int ctl_call_main(int argc, char **argv)
 	if ((rc = parse_args(&c, argc, argv)) >= 0)
 		return rc;
 	if (c.n_words == 0 || strcmp(c.words[0], "call") != 0)
-		return usage_error(
+		return ctl_usage_error(
 		    "options of call come after callhookctl, call or its subcommand");
 	if ((s = check_sub(&c, &rc)) == NULL)
 		return rc;

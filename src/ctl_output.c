@@ -10,6 +10,8 @@
  */
 #include "ctl_output.h"
 
+#include <stdarg.h>
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -653,4 +655,16 @@ int ctl_print_rows(sqlite3_stmt *st, const struct ctl_print *p, long *rows, stru
 	if (r < 0)
 		return -1;
 	return write_error(p->out, err);
+}
+
+int ctl_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("callhookctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (see callhookctl --help)\n", stderr);
+	return CTL_EXIT_USAGE;
 }

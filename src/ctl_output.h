@@ -23,6 +23,13 @@ enum ctl_format {
 	CTL_FORMAT_JSON,  /* one array of objects keyed by column name */
 };
 
+/* The exit status of a usage or configuration error (nothing was done). */
+#define CTL_EXIT_USAGE 2
+
+/* One line on stderr, "callhookctl: <message> (see callhookctl --help)";
+ * returns CTL_EXIT_USAGE. */
+int ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* "table", "csv" or "json"; -1 for anything else. */
 int ctl_format_parse(const char *text, enum ctl_format *out);
 

@@ -9,6 +9,10 @@ Run a test file directly: every function named test_* runs in order, and the
 file exits non-zero if any fails.
 """
 
+import base64
+import email.utils
+import hashlib
+import hmac
 import http.client
 import json
 import os
@@ -219,6 +223,40 @@ def error_of(body):
     assert isinstance(doc, dict) and set(doc) == {"code", "message"}, doc
     assert isinstance(doc["code"], str) and isinstance(doc["message"], str), doc
     return doc
+
+
+def acs_sign(key_b64, method, path, host, body=b"", date=None):
+    """The three headers of Azure Communication Services' HMAC-SHA256 request
+    signing, computed here on their own: the tests hold src/acs_sign.c (and
+    the emulator, the action sender, callhookctl call) against this."""
+    date = date or email.utils.formatdate(usegmt=True)
+    content = base64.b64encode(hashlib.sha256(body).digest()).decode()
+    to_sign = "%s\n%s\n%s;%s;%s" % (method, path, date, host, content)
+    sig = base64.b64encode(hmac.new(base64.b64decode(key_b64), to_sign.encode(),
+                                    hashlib.sha256).digest()).decode()
+    return {"x-ms-date": date, "x-ms-content-sha256": content,
+            "Authorization": "HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256"
+                             "&Signature=" + sig}
+
+
+def acs_check(key_b64, method, path, headers, body, skew_s=300):
+    """None when a request carries a right acs_sign signature, else what is wrong."""
+    date, content = headers.get("x-ms-date"), headers.get("x-ms-content-sha256")
+    auth, host = headers.get("Authorization"), headers.get("Host")
+    if not (date and content and auth and host):
+        return "a signing header is missing"
+    if content != base64.b64encode(hashlib.sha256(body).digest()).decode():
+        return "content hash does not match the body"
+    try:
+        when = email.utils.parsedate_to_datetime(date).timestamp()
+    except (TypeError, ValueError):
+        return "bad x-ms-date %r" % date
+    if abs(when - time.time()) > skew_s:
+        return "x-ms-date %r is off by more than %d s" % (date, skew_s)
+    want = acs_sign(key_b64, method, path, host, body, date)["Authorization"]
+    if not hmac.compare_digest(auth, want):
+        return "signature does not match: %r" % auth
+    return None
 
 
 def expect(cond, what):

@@ -8,9 +8,6 @@ can be told to answer with given statuses, or be down.
 """
 
 import base64
-import email.utils
-import hashlib
-import hmac
 import http.server
 import json
 import os
@@ -42,7 +39,7 @@ class Stub:
     def __init__(self, port=0, statuses=(), key=KEY):
         self.requests = []
         self.statuses = list(statuses)
-        self.key = base64.b64decode(key)
+        self.key = key
         self.lock = threading.Lock()
         stub = self
 
@@ -85,23 +82,7 @@ class Stub:
 
     def verify(self, method, path, headers, body):
         """None when the request is signed right, else what is wrong."""
-        date, digest = headers.get("x-ms-date"), headers.get("x-ms-content-sha256")
-        auth, host = headers.get("Authorization"), headers.get("Host")
-        if not (date and digest and auth and host):
-            return "a signing header is missing"
-        if digest != base64.b64encode(hashlib.sha256(body).digest()).decode():
-            return "content hash does not match the body"
-        when = email.utils.parsedate_to_datetime(date).timestamp()
-        if abs(when - time.time()) > 300:
-            return "x-ms-date is off by more than 5 minutes"
-        m = re.fullmatch(r"HMAC-SHA256 SignedHeaders=([^&]+)&Signature=(\S+)", auth)
-        if not m or m.group(1) != SIGNED:
-            return "malformed Authorization: " + auth
-        to_sign = "%s\n%s\n%s;%s;%s" % (method, path, date, host, digest)
-        want = base64.b64encode(hmac.new(self.key, to_sign.encode(), hashlib.sha256).digest())
-        if not hmac.compare_digest(want.decode(), m.group(2)):
-            return "signature does not match"
-        return None
+        return chtest.acs_check(self.key, method, path, headers, body)
 
     def got(self):
         with self.lock:
@@ -413,7 +394,7 @@ def test_wrong_key_is_failed_401():
             post(d)
             rows = wait_for("failed", lambda: all_settled(d, 1))
             expect((rows[0]["state"], rows[0]["http_status"]) == ("failed", 401), rows)
-            expect(stub.got()[0]["problem"] == "signature does not match", stub.got())
+            expect(stub.got()[0]["problem"].startswith("signature does not match"), stub.got())
     finally:
         stub.close()
 

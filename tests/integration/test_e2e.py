@@ -12,9 +12,6 @@ exactly once, and the emulator must have served the ivr's requests.
 """
 
 import base64
-import email.utils
-import hashlib
-import hmac
 import http.client
 import json
 import os
@@ -118,19 +115,12 @@ class Emulator:
         return json.loads(data) if data.strip() else None
 
     def signed(self, method, path, doc, key=KEY):
-        """A request signed as ACS does it (src/acs_sign.h), computed here on its own."""
+        """A request signed as ACS does it (chtest.acs_sign)."""
         body = json.dumps(doc).encode()
-        date = email.utils.formatdate(usegmt=True)
         host = "127.0.0.1:%d" % self.port
-        content = base64.b64encode(hashlib.sha256(body).digest()).decode()
-        to_sign = "%s\n%s\n%s;%s;%s" % (method, path, date, host, content)
-        sig = base64.b64encode(hmac.new(base64.b64decode(key), to_sign.encode(),
-                                        hashlib.sha256).digest()).decode()
-        return self.request(method, path, body, {
-            "Content-Type": "application/json", "Host": host, "x-ms-date": date,
-            "x-ms-content-sha256": content,
-            "Authorization": "HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256"
-                             "&Signature=" + sig})
+        headers = chtest.acs_sign(key, method, path, host, body)
+        headers.update({"Content-Type": "application/json", "Host": host})
+        return self.request(method, path, body, headers)
 
     def call(self, call_id):
         return self.control("GET", "/emulator/calls/" + call_id)

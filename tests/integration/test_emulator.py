@@ -8,8 +8,6 @@ call's callbackUri.
 
 import base64
 import email.utils
-import hashlib
-import hmac
 import http.client
 import http.server
 import json
@@ -55,14 +53,7 @@ def wait_for(pred, what, timeout=10):
 
 
 def sign(method, path, body=b"", host="127.0.0.1", key=KEY, date=None):
-    date = date or email.utils.formatdate(usegmt=True)
-    content = base64.b64encode(hashlib.sha256(body).digest()).decode()
-    to_sign = "%s\n%s\n%s;%s;%s" % (method, path, date, host, content)
-    sig = base64.b64encode(hmac.new(base64.b64decode(key), to_sign.encode(),
-                                    hashlib.sha256).digest()).decode()
-    return {"x-ms-date": date, "x-ms-content-sha256": content,
-            "Authorization": "HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256"
-                             "&Signature=" + sig}
+    return chtest.acs_sign(key, method, path, host, body, date)
 
 
 # --- the receiver -------------------------------------------------------------------------
