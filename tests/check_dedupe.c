@@ -158,17 +158,24 @@ static struct ch_store *open_store(void)
 	return store;
 }
 
+/* A minimal journal row with this dedupe key (borrowed). */
+static struct ch_journal_row row_with_key(const uint8_t *key)
+{
+	static const char raw[] = "{}";
+
+	return (struct ch_journal_row){.format = "preview",
+	                               .type = "T",
+	                               .received_us = 1,
+	                               .dedupe_key = key,
+	                               .raw = raw,
+	                               .raw_len = sizeof(raw) - 1};
+}
+
 /* Append the event numbered n in its own transaction; true when it was a duplicate. */
 static bool append_one(struct ch_store *store, unsigned n)
 {
-	static const char raw[] = "{}";
 	uint8_t key[CH_KEY_LEN];
-	struct ch_journal_row row = {.format = "preview",
-	                             .type = "T",
-	                             .received_us = 1,
-	                             .dedupe_key = key,
-	                             .raw = raw,
-	                             .raw_len = 2};
+	struct ch_journal_row row = row_with_key(key);
 	struct ch_error err = {0};
 	bool duplicate = false;
 
@@ -241,14 +248,8 @@ END_TEST
 START_TEST(test_rollback_forgets_keys)
 {
 	struct ch_store *store = open_store();
-	static const char raw[] = "{}";
 	uint8_t key[CH_KEY_LEN];
-	struct ch_journal_row row = {.format = "preview",
-	                             .type = "T",
-	                             .received_us = 1,
-	                             .dedupe_key = key,
-	                             .raw = raw,
-	                             .raw_len = 2};
+	struct ch_journal_row row = row_with_key(key);
 	struct ch_error err = {0};
 	bool duplicate = true;
 
