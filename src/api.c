@@ -272,11 +272,16 @@ static void post_events(struct ch_api *api, const struct ch_endpoint *ep,
 	size_t n = 0;
 
 	if (ch_auth_check(&ep->auth, &areq, &err) < 0) {
+		/* RFC 6750 section 3: a bearer-token 401 names its scheme. */
+		static const struct ch_header bearer = {"WWW-Authenticate",
+		                                        "Bearer error=\"invalid_token\""};
+		bool jwt_401 = ep->auth.mode == CH_AUTH_JWT && err.status == 401;
+
 		/* The message says what was wrong, never the credential (auth.h). */
 		ch_log_kv(CH_LOG_INFO, "auth: refused",
 		          "request=%llu remote=%s endpoint=%s error=%s",
 		          (unsigned long long)req->id, req->remote, ep->path, err.message);
-		ch_http_respond_error(req, &err);
+		ch_http_respond_error_h(req, &err, jwt_401 ? &bearer : NULL, jwt_401 ? 1 : 0);
 		return;
 	}
 	if ((in = calloc(1, sizeof(*in))) == NULL) {

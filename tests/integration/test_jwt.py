@@ -106,8 +106,9 @@ def bearer(tok):
 
 
 def refused(resp, code, words):
-    status, _, b = resp
+    status, headers, b = resp
     expect(status == 401, "expected 401, got %s %r" % (status, b))
+    expect(headers.get("www-authenticate") == 'Bearer error="invalid_token"', headers)
     err = error_of(b)
     expect(err["code"] == code, err)
     expect(words in err["message"], "%r lacks %r" % (err, words))
