@@ -291,6 +291,11 @@ const char *ch_metrics_type_label(const char *type)
 	return i < COUNT(known_types) ? known_types[i] : "other";
 }
 
+const char *ch_metrics_known_type(size_t i)
+{
+	return i < COUNT(known_types) ? known_types[i] : NULL;
+}
+
 void ch_metrics_event(const char *type, const char *format)
 {
 	size_t f = 0;

@@ -81,5 +81,8 @@ int ch_metrics_render(struct ch_text *out, const struct ch_metrics_scrape *scrap
 /* The label value an event type is counted under: itself when it is in the
  * table of known types, else "other" (exposed for the tests). */
 const char *ch_metrics_type_label(const char *type);
+/* The i-th of those known types (in sorted order), NULL past the last: for
+ * the test that holds them against callhookd(8). */
+const char *ch_metrics_known_type(size_t i);
 
 #endif
