@@ -604,28 +604,22 @@ void emu_call_json(const struct emu_call *c, struct evbuffer *b)
 	emu_json_raw(b, "{");
 	emu_json_key(b, "callLegId");
 	emu_json_str(b, c->id);
-	emu_json_raw(b, ",");
-	emu_json_key(b, "conversationId");
+	emu_json_member(b, "conversationId");
 	emu_json_str(b, v->id);
-	emu_json_raw(b, ",");
-	emu_json_key(b, "state");
+	emu_json_member(b, "state");
 	emu_json_str(b, states[c->state]);
-	emu_json_raw(b, ",");
-	emu_json_key(b, "callbackUri");
+	emu_json_member(b, "callbackUri");
 	emu_json_str(b, c->callback);
-	emu_json_raw(b, ",");
-	emu_json_key(b, "source");
+	emu_json_member(b, "source");
 	emu_json_str(b, c->source.raw_id);
 	emu_json_raw(b, ",\"participants\":[");
 	for (size_t i = 0; i < v->n_parts; i++) {
 		emu_json_raw(b, i > 0 ? ",{" : "{");
 		emu_json_key(b, "rawId");
 		emu_json_str(b, v->parts[i].id.raw_id);
-		emu_json_raw(b, ",");
-		emu_json_key(b, "participantId");
+		emu_json_member(b, "participantId");
 		emu_json_str(b, v->parts[i].participant_id);
-		emu_json_raw(b, ",");
-		emu_json_key(b, "isMuted");
+		emu_json_member(b, "isMuted");
 		emu_json_bool(b, v->parts[i].muted);
 		emu_json_raw(b, "}");
 	}
@@ -636,25 +630,19 @@ void emu_call_json(const struct emu_call *c, struct evbuffer *b)
 		emu_json_raw(b, "{");
 		emu_json_key(b, "id");
 		emu_json_str(b, c->plays[0].id);
-		emu_json_raw(b, ",");
-		emu_json_key(b, "audioFileUri");
+		emu_json_member(b, "audioFileUri");
 		emu_json_str(b, c->plays[0].uri);
-		emu_json_raw(b, ",");
-		emu_json_key(b, "loop");
+		emu_json_member(b, "loop");
 		emu_json_bool(b, c->plays[0].loop);
-		emu_json_raw(b, ",");
-		emu_json_key(b, "operationContext");
+		emu_json_member(b, "operationContext");
 		emu_json_str(b, c->plays[0].context);
 		emu_json_raw(b, "}");
 	}
-	emu_json_raw(b, ",");
-	emu_json_key(b, "queuedPlays");
+	emu_json_member(b, "queuedPlays");
 	emu_json_int(b, c->n_plays > 0 ? (int64_t)c->n_plays - 1 : 0);
-	emu_json_raw(b, ",");
-	emu_json_key(b, "dtmfSequenceId");
+	emu_json_member(b, "dtmfSequenceId");
 	emu_json_int(b, c->dtmf_seq);
-	emu_json_raw(b, ",");
-	emu_json_key(b, "pendingEvents");
+	emu_json_member(b, "pendingEvents");
 	emu_json_int(b, (int64_t)c->queued);
 	emu_json_raw(b, "}\n");
 }

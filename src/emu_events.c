@@ -64,15 +64,14 @@ static int64_t now_us(void)
 /* The ids every GA event carries; after other members unless first. */
 static void ga_common(struct evbuffer *b, struct emu_call *c, bool first)
 {
-	if (!first)
-		emu_json_raw(b, ",");
-	emu_json_key(b, "callConnectionId");
+	if (first)
+		emu_json_key(b, "callConnectionId");
+	else
+		emu_json_member(b, "callConnectionId");
 	emu_json_str(b, c->id);
-	emu_json_raw(b, ",");
-	emu_json_key(b, "serverCallId");
+	emu_json_member(b, "serverCallId");
 	emu_json_str(b, c->conv->id);
-	emu_json_raw(b, ",");
-	emu_json_key(b, "correlationId");
+	emu_json_member(b, "correlationId");
 	emu_json_str(b, c->correlation_id);
 }
 
@@ -92,11 +91,9 @@ static void result_info(struct evbuffer *b, bool ga, int code, int subcode, cons
 	emu_json_raw(b, "{");
 	emu_json_key(b, ga ? "code" : "Code");
 	emu_json_int(b, code);
-	emu_json_raw(b, ",");
-	emu_json_key(b, ga ? "subCode" : "Subcode");
+	emu_json_member(b, ga ? "subCode" : "Subcode");
 	emu_json_int(b, subcode);
-	emu_json_raw(b, ",");
-	emu_json_key(b, ga ? "message" : "Message");
+	emu_json_member(b, ga ? "message" : "Message");
 	emu_json_str(b, message);
 	emu_json_raw(b, "}");
 }
@@ -110,11 +107,9 @@ static void identifier(struct evbuffer *b, const struct emu_ident *id, bool ga)
 	if (ga) {
 		emu_json_key(b, "rawId");
 		emu_json_str(b, id->raw_id);
-		emu_json_raw(b, ",");
-		emu_json_key(b, "kind");
+		emu_json_member(b, "kind");
 		emu_json_str(b, ga_kind[id->kind]);
-		emu_json_raw(b, ",");
-		emu_json_key(b, ga_kind[id->kind]);
+		emu_json_member(b, ga_kind[id->kind]);
 		emu_json_raw(b, "{");
 		emu_json_key(b, id->kind == EMU_USER    ? "id"
 		                : id->kind == EMU_PHONE ? "value"
@@ -187,8 +182,7 @@ static void emit(struct emu_call *c, const char *type, const char *suffix, bool 
 	} else {
 		emu_json_key(b, "topic");
 		emu_json_str(b, f == EMU_EVENTGRID ? TOPIC : NULL);
-		emu_json_raw(b, ",");
-		emu_json_key(b, "subject");
+		emu_json_member(b, "subject");
 		emu_json_str(b, subject);
 		emu_json_raw(b, ",\"data\":{");
 	}
@@ -242,11 +236,9 @@ static void state_data(struct evbuffer *b, struct emu_call *c, const void *arg, 
 	}
 	emu_json_key(b, "ConversationId");
 	emu_json_str(b, c->conv_announced ? c->conv->id : NULL);
-	emu_json_raw(b, ",");
-	emu_json_key(b, "CallLegId");
+	emu_json_member(b, "CallLegId");
 	emu_json_str(b, c->id);
-	emu_json_raw(b, ",");
-	emu_json_key(b, "CallState");
+	emu_json_member(b, "CallState");
 	emu_json_str(b, state_name(c->state));
 }
 
@@ -296,8 +288,7 @@ static void participants_data(struct evbuffer *b, struct emu_call *c, const void
 	}
 	emu_json_raw(b, "]");
 	if (ga) {
-		emu_json_raw(b, ",");
-		emu_json_key(b, "sequenceNumber");
+		emu_json_member(b, "sequenceNumber");
 		emu_json_int(b, c->participants_seq);
 		ga_common(b, c, false);
 	}
@@ -337,8 +328,7 @@ static void dtmf_data(struct evbuffer *b, struct emu_call *c, const void *arg, b
 	emu_json_raw(b, "{");
 	emu_json_key(b, ga ? "sequenceId" : "SequenceId");
 	emu_json_int(b, c->dtmf_seq);
-	emu_json_raw(b, ",");
-	emu_json_key(b, ga ? "tone" : "Tone");
+	emu_json_member(b, ga ? "tone" : "Tone");
 	emu_json_str(b, tone_name(tone, ga));
 	emu_json_raw(b, "}");
 	if (ga) {
@@ -347,8 +337,7 @@ static void dtmf_data(struct evbuffer *b, struct emu_call *c, const void *arg, b
 		ga_common(b, c, false);
 		return;
 	}
-	emu_json_raw(b, ",");
-	emu_json_key(b, "CallLegId");
+	emu_json_member(b, "CallLegId");
 	emu_json_str(b, c->id);
 }
 
@@ -383,8 +372,7 @@ static void play_data(struct evbuffer *b, struct emu_call *c, const void *arg, b
 		ga_common(b, c, false);
 		return;
 	}
-	emu_json_raw(b, ",");
-	emu_json_key(b, "OperationContext");
+	emu_json_member(b, "OperationContext");
 	emu_json_str(b, a->p->context);
 	emu_json_raw(b, ",\"Status\":\"Completed\",");
 	emu_json_key(b, "CallLegId");
@@ -432,8 +420,7 @@ static void invite_data(struct evbuffer *b, struct emu_call *c, const void *arg,
 	} else {
 		emu_json_raw(b, "\"ResultInfo\":null");
 	}
-	emu_json_raw(b, ",");
-	emu_json_key(b, "OperationContext");
+	emu_json_member(b, "OperationContext");
 	emu_json_str(b, a->context);
 	emu_json_raw(b, a->failed ? ",\"Status\":\"Failed\"," : ",\"Status\":\"Completed\",");
 	emu_json_key(b, "CallLegId");

@@ -92,8 +92,7 @@ static void reply_error(struct ctx *x)
 	emu_json_raw(b, "{");
 	emu_json_key(b, "code");
 	emu_json_str(b, x->err.code);
-	emu_json_raw(b, ",");
-	emu_json_key(b, "message");
+	emu_json_member(b, "message");
 	emu_json_str(b, x->err.message);
 	emu_json_raw(b, "}\n");
 	if (x->e->opt.verbose)
@@ -450,11 +449,9 @@ static void reply_media(struct ctx *x, const char *id, const char *status, const
 	emu_json_raw(b, "{");
 	emu_json_key(b, "id");
 	emu_json_str(b, id);
-	emu_json_raw(b, ",");
-	emu_json_key(b, "status");
+	emu_json_member(b, "status");
 	emu_json_str(b, status);
-	emu_json_raw(b, ",");
-	emu_json_key(b, "operationContext");
+	emu_json_member(b, "operationContext");
 	emu_json_str(b, context);
 	emu_json_raw(b, ",\"resultInfo\":{\"code\":202,\"subcode\":0,"
 	                "\"message\":\"Action is accepted.\"}}\n");

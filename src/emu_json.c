@@ -58,3 +58,9 @@ void emu_json_key(struct evbuffer *b, const char *key)
 	emu_json_str(b, key);
 	evbuffer_add(b, ":", 1);
 }
+
+void emu_json_member(struct evbuffer *b, const char *key)
+{
+	evbuffer_add(b, ",", 1);
+	emu_json_key(b, key);
+}

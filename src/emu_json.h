@@ -19,5 +19,7 @@ void emu_json_int(struct evbuffer *b, int64_t n);
 void emu_json_bool(struct evbuffer *b, int v);
 /* "key": (key is constant text, never input) */
 void emu_json_key(struct evbuffer *b, const char *key);
+/* ,"key": for every member but an object's first */
+void emu_json_member(struct evbuffer *b, const char *key);
 
 #endif
