@@ -365,7 +365,8 @@ def test_stub_down_then_back_and_restart_keeps_pending():
         row = wait_for("a failed send", lambda: [r for r in actions(d)
                                                  if r["attempts"] >= 1 and r["last_error"]])
         expect(row[0]["state"] == "pending" and row[0]["http_status"] is None, row)
-        post(d, "dtmfreceived.json")
+        # a second action of the same call: it waits for the first, retries and all
+        post(d, "calllegstate-terminated.json")
         # SIGTERM: stops within the drain deadline, the rows stay pending
         started = time.monotonic()
         expect(d.stop() == 0, d.log_text())
