@@ -367,6 +367,8 @@ def test_stub_down_then_back_and_restart_keeps_pending():
         expect(row[0]["state"] == "pending" and row[0]["http_status"] is None, row)
         # a second action of the same call: it waits for the first, retries and all
         post(d, "calllegstate-terminated.json")
+        # the handler runs after intake answers: wait until it has queued the second
+        wait_for("the second action queued", lambda: len(actions(d)) == 2)
         # SIGTERM: stops within the drain deadline, the rows stay pending
         started = time.monotonic()
         expect(d.stop() == 0, d.log_text())
