@@ -787,7 +787,8 @@ struct worker {
 
 struct ch_workers {
 	pthread_mutex_t lock;
-	pthread_cond_t wake;
+	pthread_cond_t wake;  /* a kick, a reopen or stop: for idle workers */
+	pthread_cond_t alarm; /* a reopen or stop only: a resting worker sleeps through kicks */
 	bool stopping;
 	unsigned long kicks, reopens; /* generation counters, guarded by lock */
 	struct ch_dispatch_options opts;
@@ -804,12 +805,15 @@ static void reopen_plugins(struct worker *w)
 	}
 }
 
-/* Intake first.  While the journal writer is committing, a worker that has
- * just worked rests HANDLER_SHARE - 1 times as long as it worked, so the
+/* Intake first.  When the journal writer had to queue for the write lock
+ * while a worker worked, the worker rests HANDLER_SHARE - 1 times as long as
+ * it worked, so the
  * handlers take at most 1/HANDLER_SHARE of the time (the write lock, a core,
  * the disk) from intake: an acknowledged callback is what a sender waits
  * for, a derived row can come a little later.  They catch up as soon as
- * intake pauses.  With all->lock held; wakes early only to stop or reopen. */
+ * intake pauses.  With all->lock held; wakes early only to stop or reopen
+ * (all->alarm: the commits' kicks, thousands a second, would only wake it
+ * to sleep again). */
 static void rest(struct ch_workers *all, int64_t us)
 {
 	struct timespec ts;
@@ -825,7 +829,7 @@ static void rest(struct ch_workers *all, int64_t us)
 		ts.tv_nsec -= 1000000000L;
 	}
 	while (!all->stopping && all->reopens == reopens &&
-	       pthread_cond_timedwait(&all->wake, &all->lock, &ts) == 0)
+	       pthread_cond_timedwait(&all->alarm, &all->lock, &ts) == 0)
 		;
 }
 
@@ -838,6 +842,7 @@ static void *worker_main(void *arg)
 	bool failing = false;
 
 	fill_defaults(&all->opts, &opts);
+	pthread_setname_np(pthread_self(), "ch-handlers"); /* for top -H, perf, the tests */
 
 	pthread_mutex_lock(&all->lock);
 	seen = all->kicks;
@@ -845,11 +850,13 @@ static void *worker_main(void *arg)
 		long total = 0, pause_ms = IDLE_POLL_MS;
 		bool reopen = w->reopen_seen != all->reopens;
 		int64_t started;
+		unsigned long intake_waits;
 
 		w->reopen_seen = all->reopens;
 		seen = all->kicks;
 		pthread_mutex_unlock(&all->lock);
 		started = mono_us();
+		intake_waits = ch_write_intake_waits();
 		if (reopen)
 			reopen_plugins(w);
 		for (size_t i = 0; i < w->n; i++) {
@@ -873,9 +880,9 @@ static void *worker_main(void *arg)
 		}
 		pthread_mutex_lock(&all->lock);
 		if (total > 0 && pause_ms != ERROR_PAUSE_MS) {
-			/* More may be waiting: go again, at once unless intake committed
-			 * meanwhile (each commit kicks the workers). */
-			if (all->kicks != seen)
+			/* More may be waiting: go again, at once unless intake had to
+			 * wait for the write lock meanwhile. */
+			if (ch_write_intake_waits() != intake_waits)
 				rest(all, (mono_us() - started) * (HANDLER_SHARE - 1));
 			continue;
 		}
@@ -918,6 +925,7 @@ int ch_workers_start(struct ch_plugin_set *set, const struct ch_dispatch_options
 	all->set = set;
 	pthread_mutex_init(&all->lock, NULL);
 	pthread_cond_init(&all->wake, NULL);
+	pthread_cond_init(&all->alarm, NULL);
 	if (register_all(set, err) < 0)
 		goto fail;
 	/* Fast handlers share one worker (one writer at a time is all SQLite
@@ -954,25 +962,28 @@ fail:
 	return -1;
 }
 
-/* Advance one of the generation counters and wake every worker. */
-static void bump(struct ch_workers *all, unsigned long *counter)
+/* Advance one of the generation counters and wake the idle workers (and the
+ * resting ones too when alarm). */
+static void bump(struct ch_workers *all, unsigned long *counter, bool alarm)
 {
 	pthread_mutex_lock(&all->lock);
 	(*counter)++;
 	pthread_cond_broadcast(&all->wake);
+	if (alarm)
+		pthread_cond_broadcast(&all->alarm);
 	pthread_mutex_unlock(&all->lock);
 }
 
 void ch_workers_kick(struct ch_workers *all)
 {
 	if (all != NULL)
-		bump(all, &all->kicks);
+		bump(all, &all->kicks, false);
 }
 
 void ch_workers_reopen(struct ch_workers *all)
 {
 	if (all != NULL)
-		bump(all, &all->reopens);
+		bump(all, &all->reopens, true);
 }
 
 static void request_stop(struct ch_workers *all)
@@ -980,6 +991,7 @@ static void request_stop(struct ch_workers *all)
 	pthread_mutex_lock(&all->lock);
 	all->stopping = true;
 	pthread_cond_broadcast(&all->wake);
+	pthread_cond_broadcast(&all->alarm);
 	pthread_mutex_unlock(&all->lock);
 }
 
@@ -991,6 +1003,7 @@ static void free_workers(struct ch_workers *all)
 	free(all->workers);
 	pthread_mutex_destroy(&all->lock);
 	pthread_cond_destroy(&all->wake);
+	pthread_cond_destroy(&all->alarm);
 	free(all);
 }
 

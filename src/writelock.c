@@ -11,6 +11,8 @@ static pthread_cond_t turn = PTHREAD_COND_INITIALIZER;
 static unsigned long next_ticket, serving, abandoned[64];
 static unsigned n_abandoned;
 static atomic_uint waiting; /* threads in ch_write_lock, read without the mutex */
+static atomic_ulong intake_waits;
+static _Thread_local bool is_intake;
 
 /* A waiter that timed out leaves its ticket behind: skip it when it comes up. */
 static void skip_abandoned(void)
@@ -44,6 +46,8 @@ int ch_write_lock(long timeout_ms)
 	pthread_mutex_lock(&mutex);
 	ticket = next_ticket++;
 	atomic_fetch_add(&waiting, 1);
+	if (is_intake && ticket != serving)
+		atomic_fetch_add(&intake_waits, 1);
 	while (ticket != serving) {
 		if (timeout_ms < 0) {
 			pthread_cond_wait(&turn, &mutex);
@@ -62,9 +66,24 @@ int ch_write_lock(long timeout_ms)
 	return rc;
 }
 
+void ch_write_lock_is_intake(void)
+{
+	is_intake = true;
+}
+
+unsigned long ch_write_intake_waits(void)
+{
+	return atomic_load(&intake_waits);
+}
+
+unsigned ch_write_waiters(void)
+{
+	return atomic_load(&waiting);
+}
+
 bool ch_write_contended(void)
 {
-	return atomic_load(&waiting) > 0;
+	return ch_write_waiters() > 0;
 }
 
 void ch_write_unlock(void)

@@ -21,5 +21,13 @@ void ch_write_unlock(void);
 /* Is another thread waiting?  A handler worker in the middle of a batch
  * commits early when it is, so intake never waits for a whole batch. */
 bool ch_write_contended(void);
+/* How many threads are waiting for their turn (the tests queue them one by one). */
+unsigned ch_write_waiters(void);
+/* The journal writer's thread says so once; from then on every time it has
+ * to queue behind another transaction is counted.  Two readings of
+ * ch_write_intake_waits() tell a handler worker whether intake waited for it
+ * meanwhile, which is when it should step back (dispatch.c, rest()). */
+void ch_write_lock_is_intake(void);
+unsigned long ch_write_intake_waits(void);
 
 #endif

@@ -157,6 +157,7 @@ static void *writer_main(void *arg)
 	struct ch_writer *w = arg;
 
 	pthread_setname_np(pthread_self(), "ch-writer"); /* for top -H, perf */
+	ch_write_lock_is_intake();
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
 		struct ch_commit_job *first, *last, *j;
