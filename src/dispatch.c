@@ -224,6 +224,26 @@ int ch_dispatch_register(sqlite3 *db, const struct ch_plugin *p, struct ch_error
 	return exec_stmt(db, st, "register handler", err);
 }
 
+int ch_dispatch_none_active(const char *db_path, long busy_timeout_ms, struct ch_error *err)
+{
+	sqlite3 *db = NULL;
+	int rc = sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+
+	if (rc == SQLITE_OK)
+		rc = sqlite3_busy_timeout(db, (int)busy_timeout_ms);
+	if (rc == SQLITE_OK) {
+		ch_write_lock(-1); /* queue with the journal writer, not against it */
+		rc = sqlite3_exec(db, "UPDATE handlers SET active = 0 WHERE active", NULL, NULL,
+		                  NULL);
+		ch_write_unlock();
+	}
+	if (rc != SQLITE_OK)
+		ch_error_set(err, 503, "StoreUnavailable", "%s: marking handlers inactive: %s",
+		             db_path, db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+	sqlite3_close(db);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
 /* Every handler the daemon runs now is active; the others were configured
  * once and are kept (their history stays) but marked inactive. */
 static int register_all(struct ch_plugin_set *set, struct ch_error *err)

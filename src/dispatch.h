@@ -37,6 +37,10 @@ struct ch_dispatch_options {
  * for a handler never seen before: a new handler starts with new events;
  * callhookctl replay back-fills it). */
 int ch_dispatch_register(struct sqlite3 *db, const struct ch_plugin *p, struct ch_error *err);
+/* No handler is loaded (or a reload removed the last one): mark every
+ * handler in the table inactive, on a short connection of its own to
+ * db_path, since no instance has one to lend. */
+int ch_dispatch_none_active(const char *db_path, long busy_timeout_ms, struct ch_error *err);
 
 /* One step as described above.  *did is how many deliveries were settled or
  * enqueued (0: nothing to do now).  Errors are store errors (busy, full): the

@@ -91,6 +91,11 @@ static struct ch_plugin_set *load_set(const struct ch_config *cfg, struct ch_err
 		free(set);
 		return NULL;
 	}
+	if (set->n == 0 && ch_dispatch_none_active(cfg->db_path, cfg->busy_timeout_ms, err) < 0) {
+		ch_plugins_unload(set);
+		free(set);
+		return NULL;
+	}
 	for (size_t i = 0; i < set->n; i++) {
 		const struct ch_plugin *p = set->items[i];
 

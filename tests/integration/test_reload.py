@@ -158,6 +158,10 @@ def test_a_handler_added_by_reload_gets_new_events():
             expect(len(f.read().splitlines()) == 1, "a removed handler still delivers")
         active = d.query("SELECT name FROM handlers WHERE active = 1")
         expect([r["name"] for r in active] == ["other"], active)
+        # and removing the last one leaves none active
+        d.reload(d.config)
+        expect(d.query("SELECT name FROM handlers WHERE active = 1") == [], "still active")
+        expect(len(d.query("SELECT name FROM handlers")) == 2, "their history is kept")
 
 
 def test_new_limits_apply_to_new_requests():
