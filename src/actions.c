@@ -33,7 +33,9 @@
 #define POLL_MS        1000       /* look this often even without a kick */
 #define BACKOFF_BASE_S 1
 #define BACKOFF_MAX_S  60
-#define QUERY_MAX      (4096 + 100)
+#define RETRY_AFTER_MAX_S                                                                          \
+	3600 /* the longest Retry-After honoured: a wrong one must not park an action */
+#define QUERY_MAX (4096 + 100)
 
 struct settings {
 	bool configured;
@@ -260,7 +262,12 @@ static void send_one(struct ch_action_sender *s, const struct settings *set, str
 			error[0] = '\0';
 		} else {
 			o = status == 408 || status == 429 || status >= 500 ? RETRY : FAILED;
-			snprintf(error, sizeof(error), "the service answered %d", status);
+			if (resp.retry_after_s >= 0)
+				snprintf(error, sizeof(error),
+				         "the service answered %d, Retry-After %ld s", status,
+				         resp.retry_after_s);
+			else
+				snprintf(error, sizeof(error), "the service answered %d", status);
 		}
 	}
 	if (o == RETRY) {
@@ -278,6 +285,10 @@ static void send_one(struct ch_action_sender *s, const struct settings *set, str
 				delay *= 2;
 			if (delay > BACKOFF_MAX_S)
 				delay = BACKOFF_MAX_S;
+			/* A 429 or 503 saying when to come back: not sooner. */
+			if (resp.retry_after_s > delay)
+				delay = resp.retry_after_s < RETRY_AFTER_MAX_S ? resp.retry_after_s
+				                                               : RETRY_AFTER_MAX_S;
 			next_us = now_us() + (int64_t)delay * 1000000;
 		}
 	}

@@ -683,6 +683,8 @@ static int report(const struct call *c, const struct sub *s, const struct ch_htt
 			print_clean(stderr, msg, 300);
 		else
 			fputs("the answer has no error message", stderr);
+		if (r->retry_after_s >= 0) /* 429, 503: when a script may try again */
+			fprintf(stderr, " (retry after %ld s)", r->retry_after_s);
 		fputs("\n", stderr);
 		rc = CTL_CALL_EXIT_FAILED;
 	} else if (c->json) {

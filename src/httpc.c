@@ -21,8 +21,10 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -517,6 +519,13 @@ struct reader {
 	int done;
 	int head_request;    /* the answer to HEAD has no body, whatever it says */
 	const char *problem; /* why a callback stopped the parser */
+	/* Retry-After, pieced together as the parser hands the head over */
+	char name[11];       /* the header being read, while it may be "Retry-After" */
+	size_t name_len;     /* over sizeof(name): some other header */
+	bool in_value;       /* the last piece was a value: the next name is a new header */
+	bool is_retry_after; /* the header being read is Retry-After */
+	char retry_after[48];
+	size_t retry_after_len; /* sizeof(retry_after): too long to be one */
 };
 
 static int on_head_piece(http_parser *p, const char *at, size_t len)
@@ -532,12 +541,84 @@ static int on_head_piece(http_parser *p, const char *at, size_t len)
 	return 0;
 }
 
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+	struct reader *r = p->data;
+
+	if (r->in_value) {
+		r->in_value = false;
+		r->name_len = 0;
+	}
+	if (r->name_len <= sizeof(r->name) && len <= sizeof(r->name) - r->name_len) {
+		memcpy(r->name + r->name_len, at, len);
+		r->name_len += len;
+	} else {
+		r->name_len = sizeof(r->name) + 1; /* longer than "Retry-After" */
+	}
+	r->is_retry_after = r->name_len == sizeof(r->name) &&
+	                    strncasecmp(r->name, "Retry-After", sizeof(r->name)) == 0;
+	return on_head_piece(p, at, len);
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+	struct reader *r = p->data;
+
+	if (!r->in_value) {
+		r->in_value = true;
+		if (r->is_retry_after)
+			r->retry_after_len = 0; /* a second one: the last one counts */
+	}
+	if (r->is_retry_after && r->retry_after_len < sizeof(r->retry_after)) {
+		if (len < sizeof(r->retry_after) - r->retry_after_len) {
+			memcpy(r->retry_after + r->retry_after_len, at, len);
+			r->retry_after_len += len;
+			r->retry_after[r->retry_after_len] = '\0';
+		} else {
+			r->retry_after_len = sizeof(r->retry_after);
+		}
+	}
+	return on_head_piece(p, at, len);
+}
+
+/* Retry-After's value as seconds from now: delay-seconds, or an IMF-fixdate
+ * ("Sun, 06 Nov 1994 08:49:37 GMT", the form RFC 9110 says senders use). */
+static long retry_after_seconds(const char *v, time_t now)
+{
+	struct tm tm = {0};
+	char text[48];
+	const char *end;
+	size_t n = strlen(v);
+	time_t at;
+
+	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--; /* optional whitespace after the value */
+	if (n >= sizeof(text))
+		return -1;
+	memcpy(text, v, n);
+	text[n] = '\0';
+	v = text;
+	if (isdigit((unsigned char)*v)) {
+		unsigned long long s = 0;
+
+		for (end = v; isdigit((unsigned char)*end); end++)
+			s = s < LONG_MAX / 10 ? s * 10 + (unsigned)(*end - '0') : LONG_MAX;
+		return *end == '\0' ? (long)(s < LONG_MAX ? s : LONG_MAX) : -1;
+	}
+	end = strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (end == NULL || *end != '\0' || (at = timegm(&tm)) == (time_t)-1)
+		return -1;
+	return at <= now ? 0 : (long)(at - now > LONG_MAX ? LONG_MAX : at - now);
+}
+
 static int on_headers_complete(http_parser *p)
 {
 	struct reader *r = p->data;
 
 	r->status = p->status_code;
-	r->len = 0; /* a 1xx answer's body, if any, is not the final one's */
+	if (p->status_code < 200)
+		r->retry_after_len = 0; /* only the final answer's counts */
+	r->len = 0;                     /* a 1xx answer's body, if any, is not the final one's */
 	return r->head_request && p->status_code >= 200 ? 1 : 0; /* 1: no body follows */
 }
 
@@ -606,8 +687,8 @@ static int read_answer(struct conn *c, int head_request, size_t max, struct ch_h
 {
 	static const http_parser_settings settings = {
 	    .on_status = on_head_piece,
-	    .on_header_field = on_head_piece,
-	    .on_header_value = on_head_piece,
+	    .on_header_field = on_header_field,
+	    .on_header_value = on_header_value,
 	    .on_headers_complete = on_headers_complete,
 	    .on_body = on_body,
 	    .on_message_complete = on_message_complete,
@@ -652,6 +733,9 @@ static int read_answer(struct conn *c, int head_request, size_t max, struct ch_h
 	resp->status = r.status;
 	resp->body = r.body;
 	resp->body_len = r.len;
+	resp->retry_after_s = r.retry_after_len > 0 && r.retry_after_len < sizeof(r.retry_after)
+	                          ? retry_after_seconds(r.retry_after, time(NULL))
+	                          : -1;
 	return 0;
 fail:
 	free(r.body);
@@ -667,6 +751,7 @@ int ch_http_send(const struct ch_http_request *req, size_t max_response,
 	int rc = -1;
 
 	memset(resp, 0, sizeof(*resp));
+	resp->retry_after_s = -1;
 	if (!token_ok(req->method))
 		return ch_error_set(err, 400, "InvalidRequest", "bad request method");
 	if (req->body_len > 0 && req->body == NULL)

@@ -13,10 +13,10 @@
 #include "error.h"
 
 struct ch_url {
-	int tls;        /* https */
-	char host[256]; /* without brackets for IPv6 literals */
-	char port[6];   /* "80"/"443" when the URL has none */
-	char path[2048]; /* path and query, "/" when empty */
+	int tls;               /* https */
+	char host[256];        /* without brackets for IPv6 literals */
+	char port[6];          /* "80"/"443" when the URL has none */
+	char path[2048];       /* path and query, "/" when empty */
 	char host_header[270]; /* host[:port] as the Host header and ACS signing want it */
 };
 
@@ -37,6 +37,9 @@ struct ch_http_response {
 	int status;
 	char *body; /* owned by the response, NUL-terminated; free with ch_http_response_free */
 	size_t body_len;
+	/* Retry-After (RFC 9110 10.2.3), seconds or an HTTP-date, as seconds from
+	 * now (0 for a date in the past); -1 when absent or not understood. */
+	long retry_after_s;
 };
 
 /* Send one request and read the whole answer (Content-Length or chunked).

@@ -4,6 +4,7 @@
  * TCP or TLS with a throwaway certificate made by the openssl command. */
 #include <arpa/inet.h>
 #include <check.h>
+#include <limits.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -419,6 +420,76 @@ START_TEST(test_empty_and_continue)
 }
 END_TEST
 
+/* The Retry-After of an answer with these header lines, as httpc reads it. */
+static long retry_after(const char *headers)
+{
+	char answer[512];
+	struct server s;
+	struct result r;
+	long got;
+
+	snprintf(answer, sizeof(answer),
+	         "HTTP/1.1 429 Too Many Requests\r\n%sContent-Length: 2\r\n\r\n{}", headers);
+	s = start(ANSWER, answer);
+	r = get(&s, 1024, 5000);
+	finish(&s);
+	ck_assert_msg(r.rc == 0, "%s", r.err.message);
+	ck_assert_int_eq(r.resp.status, 429);
+	got = r.resp.retry_after_s;
+	ch_http_response_free(&r.resp);
+	return got;
+}
+
+START_TEST(test_retry_after)
+{
+	char line[128];
+	time_t now = time(NULL);
+	struct tm tm;
+	long got;
+
+	ck_assert_int_eq(retry_after("Retry-After: 120\r\n"), 120);
+	ck_assert_int_eq(retry_after("retry-after:   7  \r\n"), 7);
+	ck_assert_int_eq(retry_after("Retry-After: 0\r\n"), 0);
+	ck_assert_int_eq(retry_after("Retry-After: 99999999999999999999999\r\n"), LONG_MAX);
+	/* an IMF-fixdate 30 s ahead, and one in the past */
+	gmtime_r(&(time_t){now + 30}, &tm);
+	strftime(line, sizeof(line), "Retry-After: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+	got = retry_after(line);
+	ck_assert_msg(got >= 27 && got <= 30, "%ld s for a date 30 s ahead", got);
+	gmtime_r(&(time_t){now - 3600}, &tm);
+	strftime(line, sizeof(line), "Retry-After: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+	ck_assert_int_eq(retry_after(line), 0);
+	/* two: the last one counts */
+	ck_assert_int_eq(retry_after("Retry-After: 5\r\nRetry-After: 9\r\n"), 9);
+	/* absent, not understood, or another header that only looks like it */
+	ck_assert_int_eq(retry_after(""), -1);
+	ck_assert_int_eq(retry_after("Retry-After: soon\r\n"), -1);
+	ck_assert_int_eq(retry_after("Retry-After: 12abc\r\n"), -1);
+	ck_assert_int_eq(retry_after("Retry-After: -5\r\n"), -1);
+	ck_assert_int_eq(retry_after("Retry-After: Sun, 06 Nov 1994 08:49:37 PST\r\n"), -1);
+	ck_assert_int_eq(retry_after("Retry-After-Not: 5\r\nX-Retry-After: 5\r\n"), -1);
+	ck_assert_int_eq(retry_after("Retry: 5\r\n"), -1);
+	memset(line, '1', 100);
+	memcpy(line, "Retry-After: ", 13);
+	memcpy(line + 100, "\r\n", 3);
+	ck_assert_int_eq(retry_after(line), -1); /* a value too long to be one */
+}
+END_TEST
+
+START_TEST(test_retry_after_of_the_final_answer)
+{
+	struct server s = start(ANSWER, "HTTP/1.1 100 Continue\r\nRetry-After: 5\r\n\r\n"
+	                                "HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n");
+	struct result r = get(&s, 1024, 5000);
+
+	finish(&s);
+	ck_assert_msg(r.rc == 0, "%s", r.err.message);
+	ck_assert_int_eq(r.resp.status, 503);
+	ck_assert_int_eq(r.resp.retry_after_s, -1);
+	ch_http_response_free(&r.resp);
+}
+END_TEST
+
 START_TEST(test_over_cap)
 {
 	static char big[300000];
@@ -684,6 +755,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_chunked);
 	tcase_add_test(tc, test_to_eof);
 	tcase_add_test(tc, test_empty_and_continue);
+	tcase_add_test(tc, test_retry_after);
+	tcase_add_test(tc, test_retry_after_of_the_final_answer);
 	tcase_add_test(tc, test_head);
 	tcase_add_test(tc, test_over_cap);
 	tcase_add_test(tc, test_headers_over_cap);

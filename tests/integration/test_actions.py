@@ -34,7 +34,8 @@ SIGNED = "x-ms-date;host;x-ms-content-sha256"
 # --- the stub REST API ------------------------------------------------------
 class Stub:
     """A loopback HTTP server that verifies and records signed requests.
-    statuses: answers to give, in order, before answering 202 to the rest."""
+    statuses: answers to give, in order, before answering 202 to the rest; an
+    answer is a status, or (status, Retry-After value)."""
 
     def __init__(self, port=0, statuses=(), key=KEY):
         self.requests = []
@@ -56,13 +57,17 @@ class Stub:
                 with stub.lock:
                     stub.requests.append({"method": self.command, "path": self.path,
                                           "body": body, "problem": problem,
-                                          "content_type": self.headers.get("Content-Type")})
+                                          "content_type": self.headers.get("Content-Type"),
+                                          "at": time.monotonic()})
                     status = 401 if problem else (stub.statuses.pop(0) if stub.statuses
                                                   else 202)
+                status, retry_after = status if isinstance(status, tuple) else (status, None)
                 out = json.dumps({"code": "Stub%d" % status,
                                   "message": problem or "stub answer"}).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
+                if retry_after is not None:
+                    self.send_header("Retry-After", retry_after)
                 self.send_header("Content-Length", str(len(out)))
                 self.send_header("Connection", "close")
                 self.end_headers()
@@ -281,6 +286,25 @@ def test_503_is_retried_then_sent():
             expect(metric(d, "hangup", "retry") == 1 and metric(d, "hangup", "sent") == 1,
                    "metrics")
             expect('msg="action: not sent, will retry"' in d.log_text(), d.log_text())
+    finally:
+        stub.close()
+
+
+def test_429_waits_as_long_as_retry_after_says():
+    stub = Stub(statuses=[(429, "3")])
+    try:
+        with Daemon(config=config(stub.port, action="hangup")) as d:
+            post(d)
+            rows = wait_for("a 429", lambda: [r for r in actions(d) if r["last_error"]])
+            expect(rows[0]["last_error"] == "the service answered 429, Retry-After 3 s", rows)
+            expect(rows[0]["state"] == "pending" and rows[0]["attempts"] == 1, rows)
+            rows = wait_for("sent after the wait", lambda: all_settled(d, 1), timeout=30)
+            expect(rows[0]["state"] == "sent" and rows[0]["attempts"] == 2, rows)
+            got = stub.got()
+            expect(len(got) == 2, got)
+            # the backoff alone would have tried again after 1 s
+            gap = got[1]["at"] - got[0]["at"]
+            expect(gap >= 2.9, "tried again %.2f s after Retry-After: 3" % gap)
     finally:
         stub.close()
 

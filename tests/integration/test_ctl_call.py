@@ -36,8 +36,9 @@ DEFAULT_API = "2021-06-15-preview"
 class Stub:
     """A Call Automation endpoint on 127.0.0.1:0 that verifies signatures.
 
-    answers maps (method, path-without-query) to (status, body bytes); anything
-    else gets 202 with an empty body."""
+    answers maps (method, path-without-query) to (status, body bytes, *headers),
+    headers being (name, value) pairs; anything else gets 202 with an empty
+    body."""
 
     def __init__(self, key=KEY):
         self.key = key
@@ -60,11 +61,13 @@ class Stub:
                 u = urllib.parse.urlsplit(self.path)
                 req["path"], req["query"] = u.path, urllib.parse.parse_qs(u.query)
                 stub.requests.append(req)
-                status, answer = stub.answers.get((self.command, u.path), (202, b""))
+                status, answer, *extra = stub.answers.get((self.command, u.path), (202, b""))
                 if req["signature_ok"] is not True:
-                    status, answer = 401, json.dumps(
-                        {"code": "Unauthorized", "message": "bad signature"}).encode()
+                    status, answer, extra = 401, json.dumps(
+                        {"code": "Unauthorized", "message": "bad signature"}).encode(), []
                 self.send_response(status)
+                for name, value in extra:  # (name, value) header pairs
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
@@ -256,6 +259,12 @@ def test_error_answers():
         s.answers[("POST", path)] = (500, b"<html>oops</html>")
         p = ctl("call", "hangup", CALL, cs=s.cs, code=1)
         one_line(p, "HTTP 500", "no error message")
+        s.only()
+        # a throttled answer says when to come back
+        s.answers[("POST", path)] = (429, json.dumps(
+            {"code": "TooManyRequests", "message": "slow down"}).encode(), ("Retry-After", "17"))
+        p = ctl("call", "hangup", CALL, cs=s.cs, code=1)
+        one_line(p, "HTTP 429 TooManyRequests: slow down (retry after 17 s)")
         s.only()
         # a wrong key: the stub's own 401
         wrong = "endpoint=http://127.0.0.1:%d/;accesskey=%s" % (
