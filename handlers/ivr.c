@@ -29,7 +29,7 @@
 
 #include "module_common.h"
 
-#define ID_MAX      1024 /* call ids are GUIDs or base64 URLs in practice */
+#define ID_MAX      256 /* as the action functions take (callhookd-handler(3)); GUIDs in practice */
 #define URI_MAX     2048 /* the longest audio URI we accept in the options */
 #define DIGITS_MAX  32   /* max_digits: 1..DIGITS_MAX */
 #define TONES_SCAN  128  /* tones read per choice: more than a choice can use */

@@ -9,6 +9,7 @@
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <callhookd/handler.h>
 
@@ -343,6 +344,28 @@ START_TEST(no_action_after_end)
 }
 END_TEST
 
+/* A call id longer than the action functions take (256 bytes) is ignored
+ * up front: queuing its prompt would fail the delivery on every attempt. */
+START_TEST(call_id_too_long)
+{
+	struct ch_harness *h = ivr_new(NULL);
+	char call[300];
+
+	memset(call, 'c', sizeof(call) - 1);
+	call[sizeof(call) - 1] = '\0';
+	ck_assert_int_eq(
+	    harness_post_ga(h, "long-1", "CallConnected", call, "2021-05-05T20:08:59.57Z", ""), 1);
+	call[256] = '\0'; /* the longest usable one is taken */
+	ck_assert_int_eq(
+	    harness_post_ga(h, "long-2", "CallConnected", call, "2021-05-05T20:08:59.58Z", ""), 1);
+	ck_assert_int_eq(harness_run(h), 2);
+	harness_assert_rows(
+	    h, "SELECT state FROM deliveries WHERE handler = 'ivr' ORDER BY event_id", "done;done");
+	harness_assert_rows(h, "SELECT kind, length(call_id) FROM actions", "play_audio|256");
+	harness_free(h);
+}
+END_TEST
+
 /* --- configuration and ABI --- */
 
 START_TEST(bad_options)
@@ -450,6 +473,7 @@ static Suite *ivr_suite(void)
 	tcase_add_test(tc, established_after_choice);
 	tcase_add_test(tc, max_digits_no_cancel_one_hangup);
 	tcase_add_test(tc, no_action_after_end);
+	tcase_add_test(tc, call_id_too_long);
 	tcase_add_test(tc, tones_without_sequence_ids);
 	tcase_add_test(tc, bad_options);
 	tcase_add_test(tc, actions_not_configured);
