@@ -308,6 +308,18 @@ static void expect_error(const struct result *r, int status, const char *code, c
 	ck_assert_ptr_null(r->resp.body);
 }
 
+/* GET the answer a one-shot server gives; it must succeed with status. */
+static struct result answered(const char *answer, size_t max, int status)
+{
+	struct server s = start(ANSWER, answer);
+	struct result r = get(&s, max, 5000);
+
+	finish(&s);
+	ck_assert_msg(r.rc == 0, "%s", r.err.message);
+	ck_assert_int_eq(r.resp.status, status);
+	return r;
+}
+
 /* --- plain exchanges ---------------------------------------------------- */
 
 START_TEST(test_content_length)
@@ -362,13 +374,10 @@ END_TEST
 
 START_TEST(test_chunked)
 {
-	struct server s = start(ANSWER, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-	                                "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-T: 1\r\n\r\n");
-	struct result r = get(&s, 11, 5000);
+	struct result r = answered("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	                           "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-T: 1\r\n\r\n",
+	                           11, 200);
 
-	finish(&s);
-	ck_assert_msg(r.rc == 0, "%s", r.err.message);
-	ck_assert_int_eq(r.resp.status, 200);
 	ck_assert_uint_eq(r.resp.body_len, 11); /* exactly the cap is allowed */
 	ck_assert_str_eq(r.resp.body, "hello world");
 	ch_http_response_free(&r.resp);
@@ -377,12 +386,9 @@ END_TEST
 
 START_TEST(test_to_eof)
 {
-	struct server s = start(ANSWER, "HTTP/1.0 200 OK\r\nServer: old\r\n\r\nuntil the end");
-	struct result r = get(&s, 1024, 5000);
+	struct result r =
+	    answered("HTTP/1.0 200 OK\r\nServer: old\r\n\r\nuntil the end", 1024, 200);
 
-	finish(&s);
-	ck_assert_msg(r.rc == 0, "%s", r.err.message);
-	ck_assert_int_eq(r.resp.status, 200);
 	ck_assert_str_eq(r.resp.body, "until the end");
 	ch_http_response_free(&r.resp);
 }
@@ -407,13 +413,10 @@ END_TEST
 
 START_TEST(test_empty_and_continue)
 {
-	struct server s = start(ANSWER, "HTTP/1.1 100 Continue\r\n\r\n"
-	                                "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n");
-	struct result r = get(&s, 1024, 5000);
+	struct result r = answered("HTTP/1.1 100 Continue\r\n\r\n"
+	                           "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n",
+	                           1024, 202);
 
-	finish(&s);
-	ck_assert_msg(r.rc == 0, "%s", r.err.message);
-	ck_assert_int_eq(r.resp.status, 202);
 	ck_assert_uint_eq(r.resp.body_len, 0);
 	ck_assert_str_eq(r.resp.body, "");
 	ch_http_response_free(&r.resp);
@@ -424,17 +427,12 @@ END_TEST
 static long retry_after(const char *headers)
 {
 	char answer[512];
-	struct server s;
 	struct result r;
 	long got;
 
 	snprintf(answer, sizeof(answer),
 	         "HTTP/1.1 429 Too Many Requests\r\n%sContent-Length: 2\r\n\r\n{}", headers);
-	s = start(ANSWER, answer);
-	r = get(&s, 1024, 5000);
-	finish(&s);
-	ck_assert_msg(r.rc == 0, "%s", r.err.message);
-	ck_assert_int_eq(r.resp.status, 429);
+	r = answered(answer, 1024, 429);
 	got = r.resp.retry_after_s;
 	ch_http_response_free(&r.resp);
 	return got;
@@ -478,13 +476,10 @@ END_TEST
 
 START_TEST(test_retry_after_of_the_final_answer)
 {
-	struct server s = start(ANSWER, "HTTP/1.1 100 Continue\r\nRetry-After: 5\r\n\r\n"
-	                                "HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n");
-	struct result r = get(&s, 1024, 5000);
+	struct result r = answered("HTTP/1.1 100 Continue\r\nRetry-After: 5\r\n\r\n"
+	                           "HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n",
+	                           1024, 503);
 
-	finish(&s);
-	ck_assert_msg(r.rc == 0, "%s", r.err.message);
-	ck_assert_int_eq(r.resp.status, 503);
 	ck_assert_int_eq(r.resp.retry_after_s, -1);
 	ch_http_response_free(&r.resp);
 }
