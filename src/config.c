@@ -52,6 +52,7 @@ void ch_config_init(struct ch_config *cfg)
 	cfg->retry_base_ms = 1000;
 	cfg->retry_max_ms = 300000;
 	cfg->dispatch_batch = 256;
+	cfg->handler_share = CH_HANDLER_SHARE_DEFAULT;
 }
 
 static void endpoint_free(struct ch_endpoint *ep)

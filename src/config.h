@@ -17,9 +17,10 @@
 #include "store.h"
 #include "tls.h"
 
-#define CH_DEFAULT_LISTEN  "127.0.0.1:8080"
-#define CH_DEFAULT_DB_PATH "var/callhookd.db"
-#define CH_DEFAULT_PATH    "/events"
+#define CH_DEFAULT_LISTEN        "127.0.0.1:8080"
+#define CH_DEFAULT_DB_PATH       "var/callhookd.db"
+#define CH_DEFAULT_PATH          "/events"
+#define CH_HANDLER_SHARE_DEFAULT 8 /* [handlers] share */
 
 struct ch_endpoint {
 	char *path; /* exact request path, e.g. "/events" */
@@ -91,6 +92,7 @@ struct ch_config {
 	long retry_base_ms;    /* first retry backoff; doubles per attempt */
 	long retry_max_ms;     /* backoff cap */
 	long dispatch_batch;   /* deliveries per handler transaction */
+	long handler_share;    /* handlers take at most 1/share of the time intake waits for them */
 	/* [handler NAME] sections, in file order */
 	struct ch_handler_conf *handlers;
 	size_t n_handlers;

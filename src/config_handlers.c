@@ -49,6 +49,11 @@ static int handlers_key(struct ch_config *cfg, const char *name, const char *val
 			return BAD(err, "[handlers] batch: \"%.64s\" is not 1..10000", value);
 		return 0;
 	}
+	if (strcmp(name, "share") == 0) {
+		if (ch_parse_long(value, 1, 100, &cfg->handler_share) < 0)
+			return BAD(err, "[handlers] share: \"%.64s\" is not 1..100", value);
+		return 0;
+	}
 	if (strcmp(name, "retry_base") == 0 || strcmp(name, "retry_max") == 0) {
 		if (ch_parse_duration_ms(value, 86400000L, &ms) < 0)
 			return BAD(err, "[handlers] %s: \"%.64s\" is not a duration (e.g. 1s, 5m)",

@@ -22,7 +22,6 @@
 
 #define ENQUEUE_ROWS   1024 /* journal rows looked at per step */
 #define YIELD_EVERY    32   /* rows between two looks at whether intake waits */
-#define HANDLER_SHARE  5    /* handlers take at most 1/5 of the time from busy intake: rest() */
 #define YIELD_AFTER_US 300  /* a batch commits early for intake after this long */
 #define IDLE_POLL_MS   250  /* how often an idle worker looks for due retries */
 #define ERROR_PAUSE_MS 1000 /* after a store error */
@@ -69,6 +68,8 @@ static void fill_defaults(const struct ch_dispatch_options *in, struct ch_dispat
 		o->retry_max_ms = o->retry_base_ms;
 	if (o->batch <= 0)
 		o->batch = 256;
+	if (o->share <= 0)
+		o->share = CH_HANDLER_SHARE_DEFAULT;
 }
 
 static int db_fail(struct ch_error *err, sqlite3 *db, const char *what)
@@ -851,14 +852,12 @@ static void reopen_plugins(struct worker *w)
 }
 
 /* Intake first.  When the journal writer had to queue for the write lock
- * while a worker worked, the worker rests HANDLER_SHARE - 1 times as long as
- * it worked, so the
- * handlers take at most 1/HANDLER_SHARE of the time (the write lock, a core,
- * the disk) from intake: an acknowledged callback is what a sender waits
- * for, a derived row can come a little later.  They catch up as soon as
- * intake pauses.  With all->lock held; wakes early only to stop or reopen
- * (all->alarm: the commits' kicks, thousands a second, would only wake it
- * to sleep again). */
+ * while a worker worked, the worker rests share - 1 times as long as it
+ * worked ([handlers] share), so the handlers take at most 1/share of the time
+ * (the write lock, a core, the disk) from busy intake: an acknowledged callback is what a sender
+ * waits for, a derived row can come a little later.  They catch up as soon as intake pauses.  With
+ * all->lock held; wakes early only to stop or reopen (all->alarm: the commits' kicks, thousands a
+ * second, would only wake it to sleep again). */
 static void rest(struct ch_workers *all, int64_t us)
 {
 	struct timespec ts;
@@ -928,7 +927,7 @@ static void *worker_main(void *arg)
 			/* More may be waiting: go again, at once unless intake had to
 			 * wait for the write lock meanwhile. */
 			if (ch_write_intake_waits() != intake_waits)
-				rest(all, (mono_us() - started) * (HANDLER_SHARE - 1));
+				rest(all, (mono_us() - started) * (opts.share - 1));
 			continue;
 		}
 		if (all->kicks == seen && !all->stopping && w->reopen_seen == all->reopens) {

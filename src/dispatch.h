@@ -31,6 +31,7 @@ struct ch_dispatch_options {
 	long retry_base_ms; /* first backoff; doubles per attempt; default 1000 */
 	long retry_max_ms;  /* backoff cap; default 300000 */
 	long batch;         /* deliveries per transaction; default 256 */
+	long share;         /* workers: at most 1/share of busy intake's time (rest()) */
 };
 
 /* Record the plugin in the handlers table (cursor at the end of the journal

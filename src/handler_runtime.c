@@ -38,6 +38,7 @@ static void options_of(const struct ch_config *cfg, struct ch_dispatch_options *
 	    .retry_base_ms = cfg->retry_base_ms,
 	    .retry_max_ms = cfg->retry_max_ms,
 	    .batch = cfg->dispatch_batch,
+	    .share = cfg->handler_share,
 	};
 }
 

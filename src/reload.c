@@ -114,7 +114,8 @@ bool ch_config_same_handlers(const struct ch_config *a, const struct ch_config *
 	if (!same_text(a->handlers_dir, b->handlers_dir) ||
 	    a->default_handlers != b->default_handlers || a->max_attempts != b->max_attempts ||
 	    a->retry_base_ms != b->retry_base_ms || a->retry_max_ms != b->retry_max_ms ||
-	    a->dispatch_batch != b->dispatch_batch || a->n_handlers != b->n_handlers)
+	    a->dispatch_batch != b->dispatch_batch || a->handler_share != b->handler_share ||
+	    a->n_handlers != b->n_handlers)
 		return false;
 	for (size_t i = 0; i < a->n_handlers; i++) {
 		if (!same_handler_conf(&a->handlers[i], &b->handlers[i]))

@@ -27,6 +27,7 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(cfg.db_path, "var/callhookd.db");
 	ck_assert_uint_eq(cfg.max_body, 1024 * 1024);
 	ck_assert_int_eq(cfg.synchronous, CH_SYNC_FULL);
+	ck_assert_int_eq(cfg.handler_share, CH_HANDLER_SHARE_DEFAULT);
 	ck_assert_uint_eq(cfg.n_endpoints, 1);
 	ck_assert_str_eq(cfg.endpoints[0].path, "/events");
 	ck_assert_int_eq(cfg.endpoints[0].auth.mode, CH_AUTH_NONE);
@@ -62,6 +63,8 @@ START_TEST(test_every_section)
 	                           "max_batch = 64\n"
 	                           "[log]\n"
 	                           "level = debug\n"
+	                           "[handlers]\n"
+	                           "share = 12\n"
 	                           "[endpoint /acs]\n"
 	                           "auth = secret\n"
 	                           "query_param = code\n"
@@ -90,6 +93,7 @@ START_TEST(test_every_section)
 	ck_assert_int_eq(cfg.busy_timeout_ms, 250);
 	ck_assert_int_eq(cfg.max_batch, 64);
 	ck_assert_int_eq(cfg.log_level, CH_LOG_DEBUG);
+	ck_assert_int_eq(cfg.handler_share, 12);
 	ck_assert_uint_eq(cfg.n_endpoints, 2);
 	ep = ch_config_endpoint(&cfg, "/acs", 4);
 	ck_assert_ptr_nonnull(ep);
@@ -140,6 +144,8 @@ START_TEST(test_errors_name_line_and_problem)
 	    {"[limits]\nmax_body = 12 parsecs\n", "not a size"},
 	    {"[limits]\nmax_body = 10\n", "not a size between 1024"},
 	    {"[store]\nsynchronous = maybe\n", "not full, normal or off"},
+	    {"[handlers]\nshare = 0\n", "share: \"0\" is not 1..100"},
+	    {"[handlers]\nshare = 101\n", "is not 1..100"},
 	    {"[log]\nlevel = loud\n", "not error, warn, info or debug"},
 	    {"[endpoint events]\nauth = none\n", "must start with '/'"},
 	    {"[endpoint /e]\nauth = sometimes\n", "not none, secret, hmac or jwt"},

@@ -145,6 +145,7 @@ START_TEST(test_same_handlers)
 	static const char *const different[] = {
 	    "[handlers]\ndefaults = yes\n[handler j]\nmodule = jsonl\npath = /tmp/a\n",
 	    "[handlers]\ndefaults = no\nbatch = 7\n[handler j]\nmodule = jsonl\npath = /tmp/a\n",
+	    "[handlers]\ndefaults = no\nshare = 2\n[handler j]\nmodule = jsonl\npath = /tmp/a\n",
 	    "[handlers]\ndefaults = no\n[handler j]\nmodule = jsonl\npath = /tmp/b\n",
 	    "[handlers]\ndefaults = no\n[handler j]\nmodule = jsonl\npath = /tmp/a\nevents = X\n",
 	    "[handlers]\ndefaults = no\n[handler k]\nmodule = jsonl\npath = /tmp/a\n",
