@@ -469,6 +469,7 @@ readers_run() { # label port nonce niceness nreaders pause
 	reader_pids=()
 	daemon_cpu=$(pct $((after - before)) "${R[duration_us]}")
 	acked=$((acked + R[accepted]))
+	wrk_runs=$((wrk_runs + 1)) # each may leave CONNECTIONS requests in flight
 	rps=${R[rps]} ok_runs=0 failed_runs=0
 	if [ "$nreaders" -gt 0 ]; then
 		ok_runs=$(cat "$tmp"/reader-*.count | grep -c '^ok$' || true)
@@ -491,7 +492,7 @@ if [ "$have_handlers" = no ]; then
 	echo "skipped: no $HANDLERS_DIR/callstate.so (build the handler modules)"
 else
 	db=$tmp/readers.db
-	acked=0
+	acked=0 wrk_runs=0
 	start_daemon "$tmp/readers.log" "$db" --handlers-dir "$HANDLERS_DIR"
 	server_pid=$started_pid
 	port=$(wait_port "$tmp/readers.log" "$server_pid")
@@ -516,7 +517,7 @@ else
 	rc=0
 	stop_daemon "$server_pid" || rc=$?
 	server_pid=
-	check_journal "readers daemon" "$db" "$tmp/readers.log" "$acked" "$rc" $((CONNECTIONS * 4))
+	check_journal "readers daemon" "$db" "$tmp/readers.log" "$acked" "$rc" $((CONNECTIONS * wrk_runs))
 	readers_ratio=$(awk -v a="$read_rps" -v b="$base_rps" 'BEGIN{printf "%.2f", (b > 0 ? a / b : 0)}')
 	echo "(WAL: size of the journal's -wal file when the run ended; CPU: as a share of one core, $(nproc) CPUs shared with wrk's $THREADS threads)"
 	echo "readers completed $((read_runs * 3)) report queries while wrk ran ($read_runs runs)"
