@@ -22,7 +22,10 @@ static const char show_sql[] =
     "SELECT id, received_at, received_us, format, event_type, event_id, source, subject,"
     " call_id, event_time, event_time_us, remote_addr, endpoint, dedupe_key,"
     " (SELECT group_concat(handler || ':' || state, ' ') FROM"
-    "   (SELECT handler, state FROM deliveries WHERE event_id = :event ORDER BY handler))"
+    /* handler IN (...): a primary-key search per handler, not a scan of
+     * every delivery (the key is (handler, event_id)) */
+    "   (SELECT handler, state FROM deliveries WHERE handler IN (SELECT name FROM handlers)"
+    "    AND event_id = :event ORDER BY handler))"
     "   AS deliveries,"
     " raw FROM events WHERE id = :event";
 
