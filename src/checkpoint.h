@@ -30,13 +30,18 @@
 #include "error.h"
 #include "store.h"
 
+/* The WAL may exceed this after a burst; the first commit after it restarts
+ * cuts the file back to it (journal_size_limit on the writer's connection). */
+#define CH_WAL_SIZE_LIMIT 67108864
+
 struct ch_checkpointer;
 struct sqlite3;
 
 /* Open a second connection to the (WAL-mode) journal at path and start the
- * thread.  sync is the store's level: checkpoints sync the files as it says. */
-int ch_checkpointer_start(const char *path, enum ch_store_sync sync, struct ch_checkpointer **out,
-                          struct ch_error *err);
+ * thread.  sync is the store's level: checkpoints sync the files as it says;
+ * page_size the journal's. */
+int ch_checkpointer_start(const char *path, enum ch_store_sync sync, int page_size,
+                          struct ch_checkpointer **out, struct ch_error *err);
 /* The WAL holds `frames` frames after a commit on db, the writer's connection.
  * Called on the writer thread from its wal hook, between two transactions.
  * Usually it only records the size and wakes the thread; about once per

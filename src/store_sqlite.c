@@ -115,10 +115,6 @@ enum {
 #define PENDING_BYTE      1073741824                 /* SQLite's, at 1 GiB */
 #define CACHE_CHECK_EVERY 256                        /* commits between two looks */
 
-/* The WAL may exceed this after a burst; the first commit after it restarts
- * cuts the file back to it (it normally stays well below: checkpoint.c). */
-#define WAL_SIZE_LIMIT "67108864"
-
 struct ch_store {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[ST_COUNT];
@@ -527,17 +523,18 @@ static int read_page_size(sqlite3 *db, int64_t *size)
 static int start_checkpoints(struct ch_store *s, const struct ch_store_options *opts,
                              struct ch_error *err)
 {
+	char limit_sql[64];
 	int64_t page_size;
 
-	if (sqlite3_exec(s->db, "PRAGMA journal_size_limit=" WAL_SIZE_LIMIT, NULL, NULL, NULL) !=
-	    SQLITE_OK)
+	snprintf(limit_sql, sizeof(limit_sql), "PRAGMA journal_size_limit=%d", CH_WAL_SIZE_LIMIT);
+	if (sqlite3_exec(s->db, limit_sql, NULL, NULL, NULL) != SQLITE_OK)
 		return open_fail_db(err, opts->path, s->db, "cannot limit the WAL size");
 	if (read_page_size(s->db, &page_size) != SQLITE_OK)
 		return open_fail_db(err, opts->path, s->db, "cannot read the page size");
 	s->pending_page = PENDING_BYTE / page_size + 1;
 	s->cache_large = true; /* set_pragmas */
 	fit_cache(s);
-	if (ch_checkpointer_start(opts->path, opts->synchronous, &s->ckpt, err) < 0)
+	if (ch_checkpointer_start(opts->path, opts->synchronous, (int)page_size, &s->ckpt, err) < 0)
 		return -1;
 	sqlite3_wal_hook(s->db, on_wal_commit, s);
 	return 0;
