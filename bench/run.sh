@@ -155,7 +155,8 @@ stop_server() {
 }
 
 # Intake goes first (dispatch.c, rest()): under a burst the handlers take at
-# most a fifth of the time and the derived rows lag behind.  Say how far behind
+# most 1/share of the time ([handlers] share, default 8) and the derived rows
+# lag behind.  Say how far behind
 # they were when wrk stopped and how long they took to catch up (bounded wait).
 backlog_of() { # db
 	sqlite3 -readonly -cmd '.timeout 5000' "$1" \
