@@ -16,9 +16,10 @@
  *   That last step is the only checkpoint work left on the commit path: one
  *   short copy and database sync per F frames, where SQLite's default did a
  *   full copy and sync per 1000 frames inside a COMMIT.
- * Readers holding an old snapshot can prevent the restart; past RESTART_FRAMES
- * the thread also tries a RESTART checkpoint, which waits for them (at most
- * once a second and for at most BUSY_TIMEOUT_MS, holding up writers meanwhile).
+ * Readers holding an old snapshot can prevent the restart; past RESTART_FRAMES,
+ * once no more than RESTART_BACKLOG frames are left to copy, the thread also
+ * tries a RESTART checkpoint, which waits for them (at most once a second and
+ * for at most BUSY_TIMEOUT_MS, holding up writers meanwhile).
  */
 #include "checkpoint.h"
 
@@ -46,6 +47,7 @@
 #define FINISH_RETRY     1000  /* frames after a finish that did not restart the WAL */
 #define RESTART_FRAMES   32000 /* WAL size at which readers are waited for */
 #define RESTART_EVERY_MS 1000  /* between two such attempts */
+#define RESTART_BACKLOG  1024  /* most frames left to copy for one (4 MiB: ~10-20 ms) */
 #define IDLE_MS          1000  /* no commit for this long: truncate the WAL file */
 #define BUSY_TIMEOUT_MS  20    /* RESTART/TRUNCATE: longest wait for the writer and readers */
 
@@ -137,7 +139,12 @@ static void round_on_thread(struct ch_checkpointer *c)
 	unsigned gen = c->wal_gen;
 	int64_t now = mono_ms();
 
-	if (c->frames >= RESTART_FRAMES && now - c->restart_ms >= RESTART_EVERY_MS) {
+	/* A RESTART copies like a PASSIVE round but holds new writers off the
+	 * whole time: only worth it, and only short, once little is left to copy
+	 * and the readers are all that keep the WAL from restarting.  With a big
+	 * backlog (a reader just let go of 900 MiB) it stalled intake ~1 s. */
+	if (c->frames >= RESTART_FRAMES && c->frames - c->backfilled <= RESTART_BACKLOG &&
+	    now - c->restart_ms >= RESTART_EVERY_MS) {
 		mode = SQLITE_CHECKPOINT_RESTART;
 		c->restart_ms = now;
 	}
