@@ -320,6 +320,18 @@ static struct result answered(const char *answer, size_t max, int status)
 	return r;
 }
 
+/* GET what a one-shot server in mode gives (its answer capped at max); the
+ * exchange must fail with status, code and words. */
+static void fails(enum mode mode, const char *answer, size_t max, int status, const char *code,
+                  const char *words)
+{
+	struct server s = start(mode, answer);
+	struct result r = get(&s, max, 5000);
+
+	stop(&s);
+	expect_error(&r, status, code, words);
+}
+
 /* --- plain exchanges ---------------------------------------------------- */
 
 START_TEST(test_content_length)
@@ -488,78 +500,46 @@ END_TEST
 START_TEST(test_over_cap)
 {
 	static char big[300000];
-	struct server s;
-	struct result r;
 	int n = snprintf(big, sizeof(big), "HTTP/1.1 200 OK\r\nContent-Length: 200000\r\n\r\n");
 
 	memset(big + n, 'x', 200000);
 	big[n + 200000] = '\0';
-	s = start(ANSWER, big);
-	r = get(&s, 1000, 5000);
-	stop(&s);
-	expect_error(&r, 502, "ResponseTooLarge", "over 1000 bytes");
-
-	s = start(ANSWER, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-	                  "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
-	r = get(&s, 10, 5000);
-	stop(&s);
-	expect_error(&r, 502, "ResponseTooLarge", "over 10 bytes");
-
-	s = start(ANSWER, "HTTP/1.1 200 OK\r\n\r\n0123456789A");
-	r = get(&s, 10, 5000);
-	stop(&s);
-	expect_error(&r, 502, "ResponseTooLarge", "over 10 bytes");
+	fails(ANSWER, big, 1000, 502, "ResponseTooLarge", "over 1000 bytes");
+	fails(ANSWER,
+	      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	      "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+	      10, 502, "ResponseTooLarge", "over 10 bytes");
+	fails(ANSWER, "HTTP/1.1 200 OK\r\n\r\n0123456789A", 10, 502, "ResponseTooLarge",
+	      "over 10 bytes");
 }
 END_TEST
 
 START_TEST(test_headers_over_cap)
 {
 	static char big[40000];
-	struct server s;
-	struct result r;
 	int n = snprintf(big, sizeof(big), "HTTP/1.1 200 OK\r\nX-Big: ");
 
 	memset(big + n, 'h', 20000);
 	strcpy(big + n + 20000, "\r\nContent-Length: 0\r\n\r\n");
-	s = start(ANSWER, big);
-	r = get(&s, 1000, 5000);
-	stop(&s);
-	expect_error(&r, 502, "BadResponse", "headers over");
+	fails(ANSWER, big, 1000, 502, "BadResponse", "headers over");
 }
 END_TEST
 
 START_TEST(test_malformed)
 {
-	struct server s = start(ANSWER, "HTTP/1.1 abc OK\r\nContent-Length: 0\r\n\r\n");
-	struct result r = get(&s, 1000, 5000);
-
-	stop(&s);
-	expect_error(&r, 502, "BadResponse", "malformed answer from 127.0.0.1:");
-
-	s = start(ANSWER, "SSH-2.0-OpenSSH_9.2\r\n");
-	r = get(&s, 1000, 5000);
-	stop(&s);
-	expect_error(&r, 502, "BadResponse", "malformed answer");
-
-	s = start(ANSWER, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n");
-	r = get(&s, 1000, 5000);
-	stop(&s);
-	expect_error(&r, 502, "BadResponse", "malformed answer");
+	fails(ANSWER, "HTTP/1.1 abc OK\r\nContent-Length: 0\r\n\r\n", 1000, 502, "BadResponse",
+	      "malformed answer from 127.0.0.1:");
+	fails(ANSWER, "SSH-2.0-OpenSSH_9.2\r\n", 1000, 502, "BadResponse", "malformed answer");
+	fails(ANSWER, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 1000, 502,
+	      "BadResponse", "malformed answer");
 }
 END_TEST
 
 START_TEST(test_cut_short)
 {
-	struct server s = start(ANSWER, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
-	struct result r = get(&s, 1000, 5000);
-
-	stop(&s);
-	expect_error(&r, 502, "BadResponse", "in the middle of the answer");
-
-	s = start(CLOSE_AT_ONCE, NULL);
-	r = get(&s, 1000, 5000);
-	stop(&s);
-	expect_error(&r, 502, "BadResponse", "without an answer");
+	fails(ANSWER, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", 1000, 502, "BadResponse",
+	      "in the middle of the answer");
+	fails(CLOSE_AT_ONCE, NULL, 1000, 502, "BadResponse", "without an answer");
 }
 END_TEST
 
