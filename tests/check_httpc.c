@@ -633,16 +633,25 @@ START_TEST(test_tls_name)
 }
 END_TEST
 
-START_TEST(test_tls_untrusted)
+/* GET https://host:PORT/ of s, trusting ca (NULL: the system's CAs); s is
+ * stopped after. */
+static struct result tls_get(struct server *s, const char *host, int timeout_ms, const char *ca)
 {
-	struct server s = start_tls(ANSWER, ok_answer, strlen(ok_answer), cert_ok, key_ok);
 	char url[80];
 	struct result r;
 
+	snprintf(url, sizeof(url), "https://%s:%d/", host, s->port);
+	r = exchange(url, "GET", NULL, NULL, 1000, timeout_ms, ca);
+	stop(s);
+	return r;
+}
+
+START_TEST(test_tls_untrusted)
+{
+	struct server s = start_tls(ANSWER, ok_answer, strlen(ok_answer), cert_ok, key_ok);
 	/* the system CAs do not know a throwaway certificate */
-	snprintf(url, sizeof(url), "https://127.0.0.1:%d/", s.port);
-	r = exchange(url, "GET", NULL, NULL, 1000, 5000, NULL);
-	stop(&s);
+	struct result r = tls_get(&s, "127.0.0.1", 5000, NULL);
+
 	expect_error(&r, 502, "TlsFailed", "certificate not accepted");
 	ck_assert_ptr_nonnull(strstr(r.err.message, "self-signed"));
 }
@@ -651,20 +660,14 @@ END_TEST
 START_TEST(test_tls_wrong_name)
 {
 	struct server s = start_tls(ANSWER, ok_answer, strlen(ok_answer), cert_other, key_other);
-	char url[80];
-	struct result r;
-
 	/* trusted, but it names other.example, not the address asked for */
-	snprintf(url, sizeof(url), "https://127.0.0.1:%d/", s.port);
-	r = exchange(url, "GET", NULL, NULL, 1000, 5000, cert_other);
-	stop(&s);
+	struct result r = tls_get(&s, "127.0.0.1", 5000, cert_other);
+
 	expect_error(&r, 502, "TlsFailed", "certificate not accepted");
 	ck_assert_msg(strstr(r.err.message, "mismatch") != NULL, "%s", r.err.message);
 
 	s = start_tls(ANSWER, ok_answer, strlen(ok_answer), cert_other, key_other);
-	snprintf(url, sizeof(url), "https://localhost:%d/", s.port);
-	r = exchange(url, "GET", NULL, NULL, 1000, 5000, cert_other);
-	stop(&s);
+	r = tls_get(&s, "localhost", 5000, cert_other);
 	expect_error(&r, 502, "TlsFailed", "mismatch");
 }
 END_TEST
@@ -672,13 +675,9 @@ END_TEST
 START_TEST(test_tls_plain_server)
 {
 	struct server s = start(SILENT, NULL);
-	char url[80];
-	struct result r;
-
 	/* https to a server that never speaks TLS: the handshake times out */
-	snprintf(url, sizeof(url), "https://127.0.0.1:%d/", s.port);
-	r = exchange(url, "GET", NULL, NULL, 1000, 300, cert_ok);
-	stop(&s);
+	struct result r = tls_get(&s, "127.0.0.1", 300, cert_ok);
+
 	expect_error(&r, 504, "UpstreamTimeout", "TLS handshake");
 }
 END_TEST
@@ -686,12 +685,8 @@ END_TEST
 START_TEST(test_tls_bad_ca_file)
 {
 	struct server s = start_tls(ANSWER, ok_answer, strlen(ok_answer), cert_ok, key_ok);
-	char url[80];
-	struct result r;
+	struct result r = tls_get(&s, "127.0.0.1", 5000, "/nonexistent/ca.pem");
 
-	snprintf(url, sizeof(url), "https://127.0.0.1:%d/", s.port);
-	r = exchange(url, "GET", NULL, NULL, 1000, 5000, "/nonexistent/ca.pem");
-	stop(&s);
 	expect_error(&r, 500, "ConfigError", "/nonexistent/ca.pem");
 }
 END_TEST
