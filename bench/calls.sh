@@ -47,20 +47,8 @@ command -v python3 >/dev/null || die "python3 is needed"
 dir=$(bench_tmpdir callhookd-calls)
 daemon_pid='' emu_pid=''
 cleanup() {
-	# only the two processes this script started, by pid
-	if [ -n "$emu_pid" ]; then
-		kill "$emu_pid" 2>/dev/null || true
-		wait "$emu_pid" 2>/dev/null || true
-	fi
-	if [ -n "$daemon_pid" ]; then
-		kill -TERM "$daemon_pid" 2>/dev/null || true
-		wait "$daemon_pid" 2>/dev/null || true
-	fi
-	if [ "$KEEP" = 1 ]; then
-		echo "kept: $dir"
-	else
-		rm -rf "$dir"
-	fi
+	stop_pids "$emu_pid" "$daemon_pid" # only the two processes this script started
+	keep_or_remove "$dir"
 }
 trap cleanup EXIT
 

@@ -111,18 +111,9 @@ server_pid=
 server2_pid=
 reader_pids=()
 cleanup() {
-	local p
 	: >"$tmp/stop-readers"
-	for p in "${reader_pids[@]}" "$server_pid" "$server2_pid"; do
-		[ -n "$p" ] || continue
-		kill -TERM "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	if [ "$KEEP" = 1 ]; then
-		echo "bench: journals and logs kept in $tmp"
-	else
-		rm -rf "$tmp"
-	fi
+	stop_pids "${reader_pids[@]}" "$server_pid" "$server2_pid"
+	keep_or_remove "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -26,6 +26,26 @@ bench_tmpdir() { # name
 	fi
 }
 
+# Stop the processes this script started: SIGTERM, then wait for each
+# (callhookd drains what is in flight).  Empty arguments are skipped.
+stop_pids() { # pid...
+	local p
+	for p in "$@"; do
+		[ -n "$p" ] || continue
+		kill -TERM "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+}
+
+# At exit: keep the run's directory when KEEP=1, saying where, else remove it.
+keep_or_remove() { # dir
+	if [ "${KEEP:-0}" = 1 ]; then
+		echo "bench: journals and logs kept in $1"
+	else
+		rm -rf "$1"
+	fi
+}
+
 # Wait for "listening on 127.0.0.1:PORT" in a server's log; print PORT.
 wait_port() { # log pid
 	local log=$1 pid=$2 port

@@ -69,15 +69,8 @@ fi
 tmp=$(bench_tmpdir callhookd-bench)
 server_pid=
 cleanup() {
-	if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-		kill -TERM "$server_pid" 2>/dev/null || true
-		wait "$server_pid" 2>/dev/null || true
-	fi
-	if [ "$KEEP" = 1 ]; then
-		echo "bench: journals and logs kept in $tmp"
-	else
-		rm -rf "$tmp"
-	fi
+	stop_pids "$server_pid"
+	keep_or_remove "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
