@@ -22,6 +22,7 @@
 #include <openssl/crypto.h>
 
 #include "acs_client.h"
+#include "deadline.h"
 #include "log.h"
 #include "metrics.h"
 #include "timefmt.h"
@@ -374,10 +375,8 @@ static void *sender_main(void *arg)
 		pthread_mutex_lock(&s->mu);
 		if (did > 0 || s->kicked || s->stop)
 			continue;
-		struct timespec deadline;
+		struct timespec deadline = ch_deadline_us(CLOCK_MONOTONIC, (int64_t)POLL_MS * 1000);
 
-		clock_gettime(CLOCK_MONOTONIC, &deadline);
-		deadline.tv_sec += POLL_MS / 1000;
 		pthread_cond_timedwait(&s->cond, &s->mu, &deadline);
 	}
 	s->finished = true;
@@ -486,13 +485,7 @@ void ch_actions_stop(struct ch_action_sender *s, long timeout_ms)
 	if (sender == s)
 		sender = NULL;
 	pthread_mutex_unlock(&sender_mu);
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	deadline = ch_deadline_us(CLOCK_MONOTONIC, (int64_t)timeout_ms * 1000);
 	pthread_mutex_lock(&s->mu);
 	s->stop = true;
 	pthread_cond_broadcast(&s->cond);

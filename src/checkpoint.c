@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "log.h"
 #include "paced_vfs.h"
 
@@ -208,13 +209,7 @@ static void *checkpoint_main(void *arg)
 		 * before, or from other connections (handler workers), which do
 		 * not report here. */
 		c->reported = false;
-		clock_gettime(CLOCK_REALTIME, &deadline);
-		deadline.tv_sec += IDLE_MS / 1000;
-		deadline.tv_nsec += (long)(IDLE_MS % 1000) * 1000000;
-		if (deadline.tv_nsec >= 1000000000) {
-			deadline.tv_sec++;
-			deadline.tv_nsec -= 1000000000;
-		}
+		deadline = ch_deadline_us(CLOCK_REALTIME, (int64_t)IDLE_MS * 1000);
 		if (pthread_cond_timedwait(&c->wake, &c->lock, &deadline) == ETIMEDOUT &&
 		    !c->reported && !c->stopping && !c->busy && wal_in_use(c))
 			truncate_when_idle(c);

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "actions.h"
+#include "deadline.h"
 #include "host.h"
 #include "log.h"
 #include "metrics.h"
@@ -871,13 +872,7 @@ static void rest(struct ch_workers *all, int64_t us)
 
 	if (us <= 0)
 		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += us / 1000000;
-	ts.tv_nsec += (us % 1000000) * 1000;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	ts = ch_deadline_us(CLOCK_REALTIME, us);
 	while (!all->stopping && all->reopens == reopens &&
 	       pthread_cond_timedwait(&all->alarm, &all->lock, &ts) == 0)
 		;
@@ -937,12 +932,9 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		if (all->kicks == seen && !all->stopping && w->reopen_seen == all->reopens) {
-			struct timespec ts;
+			struct timespec ts =
+			    ch_deadline_us(CLOCK_REALTIME, (int64_t)pause_ms * 1000);
 
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += (pause_ms % 1000) * 1000000L;
-			ts.tv_sec += pause_ms / 1000 + ts.tv_nsec / 1000000000L;
-			ts.tv_nsec %= 1000000000L;
 			pthread_cond_timedwait(&all->wake, &all->lock, &ts);
 		}
 	}
@@ -1076,11 +1068,7 @@ size_t ch_workers_stop_within(struct ch_workers *all, long timeout_ms, bool *stu
 
 	if (all == NULL)
 		return 0;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
-	deadline.tv_sec += deadline.tv_nsec / 1000000000L;
-	deadline.tv_nsec %= 1000000000L;
+	deadline = ch_deadline_us(CLOCK_REALTIME, (int64_t)timeout_ms * 1000);
 	request_stop(all);
 	for (size_t i = 0; i < all->n_workers; i++) {
 		struct worker *w = &all->workers[i];

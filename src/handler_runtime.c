@@ -8,6 +8,7 @@
 
 #include <event2/event.h>
 
+#include "deadline.h"
 #include "dispatch.h"
 #include "log.h"
 #include "plugin.h"
@@ -233,18 +234,6 @@ size_t ch_hrt_count(struct ch_handler_runtime *rt)
  * leak checkers do not report it. */
 static struct ch_handler_runtime *abandoned;
 
-static struct timespec deadline_in(long ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	ts.tv_sec += ts.tv_nsec / 1000000000L;
-	ts.tv_nsec %= 1000000000L;
-	return ts;
-}
-
 static long ms_until(const struct timespec *deadline)
 {
 	struct timespec now;
@@ -285,7 +274,8 @@ static bool stop_set_by(struct ch_handler_runtime *rt, const struct timespec *de
 
 void ch_hrt_stop(struct ch_handler_runtime *rt, long timeout_ms)
 {
-	struct timespec deadline = deadline_in(timeout_ms > 0 ? timeout_ms : 0);
+	struct timespec deadline =
+	    ch_deadline_us(CLOCK_REALTIME, (int64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000);
 
 	if (rt == NULL)
 		return;

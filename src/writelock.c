@@ -6,6 +6,8 @@
 #include <stdatomic.h>
 #include <time.h>
 
+#include "deadline.h"
+
 static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t turn = PTHREAD_COND_INITIALIZER;
 static unsigned long next_ticket, serving, abandoned[64];
@@ -34,15 +36,8 @@ int ch_write_lock(long timeout_ms)
 	unsigned long ticket;
 	int rc = 0;
 
-	if (timeout_ms >= 0) {
-		clock_gettime(CLOCK_REALTIME, &deadline);
-		deadline.tv_sec += timeout_ms / 1000;
-		deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
-		if (deadline.tv_nsec >= 1000000000L) {
-			deadline.tv_sec++;
-			deadline.tv_nsec -= 1000000000L;
-		}
-	}
+	if (timeout_ms >= 0)
+		deadline = ch_deadline_us(CLOCK_REALTIME, (int64_t)timeout_ms * 1000);
 	pthread_mutex_lock(&mutex);
 	ticket = next_ticket++;
 	atomic_fetch_add(&waiting, 1);

@@ -8,6 +8,7 @@
 
 #include <event2/event.h>
 
+#include "deadline.h"
 #include "log.h"
 #include "metrics.h"
 #include "writelock.h"
@@ -167,10 +168,9 @@ static void *writer_main(void *arg)
 			if (atomic_load(&w->healthy)) {
 				pthread_cond_wait(&w->wake, &w->lock);
 			} else {
-				struct timespec ts;
+				struct timespec ts = ch_deadline_us(
+				    CLOCK_REALTIME, (int64_t)PROBE_INTERVAL_S * 1000000);
 
-				clock_gettime(CLOCK_REALTIME, &ts);
-				ts.tv_sec += PROBE_INTERVAL_S;
 				if (pthread_cond_timedwait(&w->wake, &w->lock, &ts) != 0 &&
 				    w->queue_head == NULL && !w->stopping) {
 					pthread_mutex_unlock(&w->lock);
