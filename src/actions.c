@@ -22,7 +22,7 @@
 #include <openssl/crypto.h>
 
 #include "acs_client.h"
-#include "deadline.h"
+#include "clocks.h"
 #include "log.h"
 #include "metrics.h"
 #include "timefmt.h"
@@ -122,14 +122,6 @@ static void settings_from(struct settings *out, const struct ch_config *cfg)
 
 /* --- the database --------------------------------------------------------- */
 
-static int64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static char *dup_col(sqlite3_stmt *st, int col, size_t *len)
 {
 	const unsigned char *text = sqlite3_column_text(st, col);
@@ -183,7 +175,7 @@ static void settle(struct ch_action_sender *s, const struct row *r, enum outcome
 	static const char *const states[] = {"sent", "pending", "failed"};
 	char when[CH_TIME_TEXT_SIZE];
 
-	ch_time_format(now_us(), when);
+	ch_time_format(ch_clock_us(CLOCK_REALTIME), when);
 	/* Lost, this outcome would make a sent action go out again: insist. */
 	for (int tries = 1;; tries++) {
 		struct timespec pause = {1, 0};
@@ -232,7 +224,7 @@ static void send_one(struct ch_action_sender *s, const struct settings *set, str
 		goto done;
 	}
 	/* Claim: count the attempt before making it. */
-	ch_time_format(now_us(), when);
+	ch_time_format(ch_clock_us(CLOCK_REALTIME), when);
 	sqlite3_bind_int64(s->claim, 1, r->id);
 	sqlite3_bind_text(s->claim, 2, when, -1, SQLITE_STATIC);
 	if (step_write(s, s->claim, &changes) < 0) {
@@ -290,7 +282,7 @@ static void send_one(struct ch_action_sender *s, const struct settings *set, str
 			if (resp.retry_after_s > delay)
 				delay = resp.retry_after_s < RETRY_AFTER_MAX_S ? resp.retry_after_s
 				                                               : RETRY_AFTER_MAX_S;
-			next_us = now_us() + (int64_t)delay * 1000000;
+			next_us = ch_clock_us(CLOCK_REALTIME) + (int64_t)delay * 1000000;
 		}
 	}
 done:
@@ -313,7 +305,7 @@ static int send_due(struct ch_action_sender *s, const struct settings *set)
 	size_t n = 0;
 	int rc;
 
-	sqlite3_bind_int64(s->due, 1, now_us());
+	sqlite3_bind_int64(s->due, 1, ch_clock_us(CLOCK_REALTIME));
 	while (n < BATCH && (rc = sqlite3_step(s->due)) == SQLITE_ROW) {
 		struct row *r = &rows[n];
 

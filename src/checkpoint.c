@@ -34,7 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "deadline.h"
+#include "clocks.h"
 #include "log.h"
 #include "paced_vfs.h"
 
@@ -70,14 +70,6 @@ struct ch_checkpointer {
 	int logged_rc;      /* last failure logged, so a persistent one is logged once */
 	int64_t restart_ms; /* thread only: last RESTART attempt */
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Log a failure once per distinct code; SQLITE_BUSY (someone else is
  * checkpointing, or readers are in the way) is expected and silent. */
@@ -138,7 +130,7 @@ static void round_on_thread(struct ch_checkpointer *c)
 {
 	int mode = SQLITE_CHECKPOINT_PASSIVE, log = -1, ckpt = -1, rc;
 	unsigned gen = c->wal_gen;
-	int64_t now = mono_ms();
+	int64_t now = ch_clock_us(CLOCK_MONOTONIC) / 1000;
 
 	/* A RESTART copies like a PASSIVE round but holds new writers off the
 	 * whole time: only worth it, and only short, once little is left to copy

@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "actions.h"
-#include "deadline.h"
+#include "clocks.h"
 #include "host.h"
 #include "log.h"
 #include "metrics.h"
@@ -37,25 +37,9 @@ struct claim {
 	long attempts; /* including the one being made */
 };
 
-static int64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void now_text(char buf[CH_TIME_TEXT_SIZE])
 {
-	ch_time_format(now_us(), buf);
+	ch_time_format(ch_clock_us(CLOCK_REALTIME), buf);
 }
 
 static void fill_defaults(const struct ch_dispatch_options *in, struct ch_dispatch_options *o)
@@ -401,7 +385,7 @@ static int claim(struct ch_plugin *p, const struct ch_dispatch_options *o, struc
 		if ((sel = stmt(p, DS_DUE, err)) == NULL)
 			return -1;
 		sqlite3_bind_text(sel, 1, p->ctx.name, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(sel, 2, now_us());
+		sqlite3_bind_int64(sel, 2, ch_clock_us(CLOCK_REALTIME));
 		sqlite3_bind_int64(sel, 3, o->batch);
 		rc = sqlite3_step(sel);
 	}
@@ -564,7 +548,7 @@ static int settle(struct ch_plugin *p, sqlite3_stmt *upd, const struct claim *c,
 
 	if (res == CH_RETRY && c->attempts < o->max_attempts) {
 		state = "failed";
-		next = now_us() + backoff_us(o, c->attempts);
+		next = ch_clock_us(CLOCK_REALTIME) + backoff_us(o, c->attempts);
 	} else if (res != CH_OK) {
 		state = "dead";
 	}
@@ -635,9 +619,10 @@ static int run(struct ch_plugin *p, const struct claim *claims, size_t n,
 		 * this event's writes would stop intake with it.  And intake
 		 * never waits for the rest of a batch. */
 		if (p->ctx.in_txn && txn_since == 0)
-			txn_since = mono_us();
+			txn_since = ch_clock_us(CLOCK_MONOTONIC);
 		if (!handler_txn || may_block ||
-		    (ch_write_contended() && mono_us() - txn_since >= YIELD_AFTER_US)) {
+		    (ch_write_contended() &&
+		     ch_clock_us(CLOCK_MONOTONIC) - txn_since >= YIELD_AFTER_US)) {
 			txn_since = 0;
 			if (commit(&p->ctx, err) < 0)
 				goto out;
@@ -665,7 +650,7 @@ static int anything_due(struct ch_plugin *p, struct ch_error *err)
 	if ((sel = stmt(p, DS_DUE, err)) == NULL)
 		return -1;
 	sqlite3_bind_text(sel, 1, p->ctx.name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(sel, 2, now_us());
+	sqlite3_bind_int64(sel, 2, ch_clock_us(CLOCK_REALTIME));
 	sqlite3_bind_int64(sel, 3, 1);
 	rc = sqlite3_step(sel);
 	sqlite3_reset(sel); /* no read transaction is kept open */
@@ -900,7 +885,7 @@ static void *worker_main(void *arg)
 		w->reopen_seen = all->reopens;
 		seen = all->kicks;
 		pthread_mutex_unlock(&all->lock);
-		started = mono_us();
+		started = ch_clock_us(CLOCK_MONOTONIC);
 		intake_waits = ch_write_intake_waits();
 		if (reopen)
 			reopen_plugins(w);
@@ -928,7 +913,8 @@ static void *worker_main(void *arg)
 			/* More may be waiting: go again, at once unless intake had to
 			 * wait for the write lock meanwhile. */
 			if (ch_write_intake_waits() != intake_waits)
-				rest(all, (mono_us() - started) * (opts.share - 1));
+				rest(all,
+				     (ch_clock_us(CLOCK_MONOTONIC) - started) * (opts.share - 1));
 			continue;
 		}
 		if (all->kicks == seen && !all->stopping && w->reopen_seen == all->reopens) {

@@ -12,6 +12,7 @@
 #include <event2/buffer.h>
 #include <openssl/rand.h>
 
+#include "clocks.h"
 #include "emu_deliver.h"
 #include "emu_events.h"
 #include "emu_json.h"
@@ -51,14 +52,6 @@ static void event_time(int64_t us, bool ga, char *out, size_t size)
 	snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d.%06lld0%s", tm.tm_year + 1900,
 	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
 	         (long long)(us % 1000000), ga ? "+00:00" : "Z");
-}
-
-static int64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* The ids every GA event carries; after other members unless first. */
@@ -155,7 +148,7 @@ static void emit(struct emu_call *c, const char *type, const char *suffix, bool 
 	bool ga = f == EMU_CLOUDEVENTS;
 	struct evbuffer *b = evbuffer_new();
 	char id[EMU_ID_LEN] = "", when[96], subject[128];
-	int64_t us = now_us();
+	int64_t us = ch_clock_us(CLOCK_REALTIME);
 
 	if (b == NULL)
 		return;

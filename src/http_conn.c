@@ -36,6 +36,7 @@
 #include <openssl/ssl.h>
 #include <yajl/yajl_gen.h>
 
+#include "clocks.h"
 #include "log.h"
 #include "metrics.h"
 #include "sources.h"
@@ -158,14 +159,6 @@ static const char *reason_phrase(int status)
 	}
 }
 
-static int64_t now_us(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-}
-
 static void arm_timer(struct ch_http_conn *c, long ms)
 {
 	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
@@ -192,14 +185,6 @@ static void set_state(struct ch_http_conn *c, enum conn_state state, bool in_mes
 		c->srv->n_busy++;
 	else if (!busy && was_busy)
 		c->srv->n_busy--;
-}
-
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* Tell a TLS client we are done (close_notify), so that it can tell our
@@ -521,7 +506,7 @@ static int on_message_begin(http_parser *p)
 	struct ch_http_conn *c = p->data;
 
 	set_state(c, READING, true);
-	c->req.received_us = now_us();
+	c->req.received_us = ch_clock_us(CLOCK_REALTIME);
 	c->req.id = ++c->srv->next_id;
 	arm_timer(c, c->srv->limits.request_timeout_ms);
 	return 0;
@@ -602,7 +587,7 @@ static int check_rate(struct ch_http_conn *c)
 		return 0;
 	wait = ch_sources_take(c->srv->sources, &c->source,
 	                       (double)lim->rate_count / (double)lim->rate_period_s,
-	                       (double)lim->rate_burst, mono_us());
+	                       (double)lim->rate_burst, ch_clock_us(CLOCK_MONOTONIC));
 	if (wait == 0)
 		return 0;
 	c->retry_after_s = wait;

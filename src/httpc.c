@@ -40,6 +40,7 @@
 #include <openssl/x509v3.h>
 
 #include "autoconfig.h" /* PACKAGE_VERSION */
+#include "clocks.h"
 
 #define DEFAULT_TIMEOUT_MS 10000
 #define HEAD_MAX           16384 /* status line and headers of an answer */
@@ -168,14 +169,6 @@ struct conn {
 	const struct ch_url *url;
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int timed_out(struct conn *c, const char *what, struct ch_error *err)
 {
 	return ch_error_set(err, 504, "UpstreamTimeout", "%s:%s: no %s within %d ms", c->url->host,
@@ -187,7 +180,7 @@ static int timed_out(struct conn *c, const char *what, struct ch_error *err)
 static int wait_fd(struct conn *c, short events, const char *what, struct ch_error *err)
 {
 	for (;;) {
-		int64_t left = c->deadline - now_ms();
+		int64_t left = c->deadline - ch_clock_us(CLOCK_MONOTONIC) / 1000;
 		struct pollfd pfd = {.fd = c->fd, .events = events};
 		int n;
 
@@ -760,7 +753,7 @@ int ch_http_send(const struct ch_http_request *req, size_t max_response,
 	if (build_head(req, &head, &head_len, err) < 0)
 		return -1;
 	c.timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : DEFAULT_TIMEOUT_MS;
-	c.deadline = now_ms() + c.timeout_ms;
+	c.deadline = ch_clock_us(CLOCK_MONOTONIC) / 1000 + c.timeout_ms;
 	if (open_socket(&c, err) < 0)
 		goto out;
 	if (req->url->tls && tls_start(&c, req->ca_file, err) < 0)

@@ -40,6 +40,7 @@
 #include <time.h>
 
 #include "checkpoint.h"
+#include "clocks.h"
 #include "dedupe.h"
 #include "log.h"
 #include "sqlite_error.h"
@@ -129,22 +130,6 @@ struct ch_store {
 	bool in_batch;     /* between ch_store_begin and commit/rollback */
 	bool in_savepoint; /* between ch_store_savepoint and release/rollback */
 };
-
-static int64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* --- errors ---------------------------------------------------------- */
 
@@ -456,7 +441,7 @@ static int check_schema(sqlite3 *db, const struct ch_store_options *opts, struct
 static int wait_for_lock(void *arg, int count)
 {
 	struct ch_store *s = arg;
-	int64_t now = mono_us(), left, step;
+	int64_t now = ch_clock_us(CLOCK_MONOTONIC), left, step;
 	struct timespec ts;
 
 	if (count == 0)
@@ -805,7 +790,7 @@ int ch_store_probe(struct ch_store *store, struct ch_error *err)
 		                    "journal probe inside an open transaction");
 	if (run(store, ST_BEGIN, "probe begin", err) != 0)
 		return -1;
-	ch_time_format(now_us(), now);
+	ch_time_format(ch_clock_us(CLOCK_REALTIME), now);
 	rc = sqlite3_bind_text(st, 1, now, CH_TIME_TEXT_SIZE - 1, SQLITE_STATIC);
 	if (rc != SQLITE_OK) {
 		store_error(store, rc, "probe", err);

@@ -8,7 +8,7 @@
 
 #include <event2/event.h>
 
-#include "deadline.h"
+#include "clocks.h"
 #include "log.h"
 #include "metrics.h"
 #include "writelock.h"

@@ -1,5 +1,13 @@
-/* deadline.c - see deadline.h */
-#include "deadline.h"
+/* clocks.c - see clocks.h */
+#include "clocks.h"
+
+int64_t ch_clock_us(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 struct timespec ch_deadline_us(clockid_t clock, int64_t us)
 {
