@@ -576,21 +576,15 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 
 /* Retry-After's value as seconds from now: delay-seconds, or an IMF-fixdate
  * ("Sun, 06 Nov 1994 08:49:37 GMT", the form RFC 9110 says senders use). */
-static long retry_after_seconds(const char *v, time_t now)
+static long retry_after_seconds(char *v, time_t now)
 {
 	struct tm tm = {0};
-	char text[48];
 	const char *end;
 	size_t n = strlen(v);
 	time_t at;
 
 	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-		n--; /* optional whitespace after the value */
-	if (n >= sizeof(text))
-		return -1;
-	memcpy(text, v, n);
-	text[n] = '\0';
-	v = text;
+		v[--n] = '\0'; /* optional whitespace after the value */
 	if (isdigit((unsigned char)*v)) {
 		unsigned long long s = 0;
 
